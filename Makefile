@@ -1,0 +1,58 @@
+# The two commands a new user needs: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Node data and logs for `make test`/`make demo` stay inside the checkout (git-ignored).
+export CASSANDRA_LLM_CACHE_TEST_DATA ?= $(CURDIR)/.cassandra/test
+export CASSANDRA_LLM_CACHE_DATA ?= $(CURDIR)/.cassandra/local
+
+.PHONY: help venv jars test lint demo bench eval-semantic clean server-stop
+
+help:
+	@echo "make demo   - start a local Cassandra 5.0 node and run the demo"
+	@echo "make test   - install everything and run the whole test suite on a real node"
+	@echo "make lint   - ruff check, ruff format --check, mypy --strict"
+	@echo "make bench  - the side-by-side benchmark (writes docs/benchmarks.md)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+jars: venv
+	$(BIN)/cassandra-llm-cache server fetch
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# The pytest plugin starts the node once (unless CASSANDRA_CONTACT_POINTS names a cluster) and
+# stops it at the end; the trailing `server stop` is a safety net for a run that was killed.
+test: jars
+	@status=0; \
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy || status=$$?; \
+	if [ $$status -eq 0 ]; then $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; fi; \
+	$(BIN)/cassandra-llm-cache server stop --dir "$(CASSANDRA_LLM_CACHE_TEST_DATA)" --quiet || true; \
+	$(BIN)/cassandra-llm-cache server stop --dir "$(CASSANDRA_LLM_CACHE_TEST_DATA)-cluster" --quiet || true; \
+	exit $$status
+
+demo: jars
+	$(BIN)/python -m cassandra_llm_cache.demo
+
+bench: jars
+	$(BIN)/cassandra-llm-cache bench
+
+eval-semantic: jars
+	$(BIN)/cassandra-llm-cache eval-semantic
+
+server-stop: venv
+	$(BIN)/cassandra-llm-cache server stop
+
+clean: server-stop
+	rm -rf .cassandra .pytest_cache .mypy_cache .ruff_cache
