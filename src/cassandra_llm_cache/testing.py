@@ -2,9 +2,9 @@
 
 Installed as the ``cassandra_llm_cache`` pytest plugin. Fixtures:
 
-- ``cassandra_contact``: where Cassandra is. ``CASSANDRA_CONTACT_POINTS`` (and ``CASSANDRA_PORT``,
-  ``CASSANDRA_USERNAME``, ``CASSANDRA_PASSWORD``) name an existing cluster; otherwise a local node is
-  started once per test session (from Maven Central jars) and stopped at the end.
+- ``cassandra_contact``: where Cassandra is. ``CASSANDRA_CONTACT_POINTS`` (with ``CASSANDRA_PORT``,
+  ``CASSANDRA_USERNAME``, ``CASSANDRA_PASSWORD``) names an existing cluster; otherwise a local node
+  is started once per test session (from Maven Central jars) and stopped at the end.
 - ``cassandra_session``: a driver ``Session`` connected to it (session-scoped).
 - ``cassandra_keyspace``: a keyspace for the tests (``CASSANDRA_KEYSPACE`` or ``llm_cache_tests``).
 - ``table_name``: a fresh, unique table name for each test, so tests never see each other's data.
@@ -15,13 +15,14 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from cassandra.cluster import Session
 
     from cassandra_llm_cache.server import LocalCluster

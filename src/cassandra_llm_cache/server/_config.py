@@ -1,4 +1,4 @@
-"""Pure description of a local node: its directories, cassandra.yaml, logback config and JVM command.
+"""Pure description of a local node: directories, cassandra.yaml, logback config, JVM command.
 
 Nothing here touches the disk or starts a process; ``_process`` does that.
 """
@@ -6,12 +6,15 @@ Nothing here touches the disk or starts a process; ``_process`` does that.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _MIN_TOKEN = -(2**63)
 _TOKEN_SPAN = 2**64
 
-# From conf/jvm17-server.options of Cassandra 5.0: without these JDK 17 refuses Cassandra's reflection.
+# From conf/jvm17-server.options of Cassandra 5.0: JDK 17 refuses Cassandra's reflection without.
 _JDK17_EXPORTS = (
     "java.base/jdk.internal.misc",
     "java.management.rmi/com.sun.jmx.remote.internal.rmi",
@@ -146,7 +149,8 @@ class NodeSpec:
             "  segment_write_buffer_size: 64MiB",
             "authenticator: "
             + ("PasswordAuthenticator" if self.password_auth else "AllowAllAuthenticator"),
-            "authorizer: " + ("CassandraAuthorizer" if self.password_auth else "AllowAllAuthorizer"),
+            "authorizer: "
+            + ("CassandraAuthorizer" if self.password_auth else "AllowAllAuthorizer"),
         ]
         return "\n".join(lines) + "\n"
 

@@ -220,9 +220,7 @@ class LocalCluster:
         jars = resolve_jars(self.settings.version)
         java, _ = find_java()
         self._save_settings()
-        started = [
-            i for i in range(1, self.settings.node_count + 1) if self._launch(i, jars, java, first=i)
-        ]
+        started = [i for i in range(1, self.settings.node_count + 1) if self._launch(i, jars, java)]
         for i in started:
             self._wait_ready(i, began + timeout)
         if self.settings.node_count > 1:
@@ -232,11 +230,11 @@ class LocalCluster:
     def start_node(self, index: int, timeout: float = 180.0) -> float:
         """Start one node (after ``stop_node`` or ``kill_node``) and wait until it serves CQL."""
         began = time.monotonic()
-        if self._launch(index, resolve_jars(self.settings.version), find_java()[0], first=index):
+        if self._launch(index, resolve_jars(self.settings.version), find_java()[0]):
             self._wait_ready(index, began + timeout)
         return time.monotonic() - began
 
-    def _launch(self, index: int, jars: JarSet, java: str, *, first: int) -> bool:
+    def _launch(self, index: int, jars: JarSet, java: str) -> bool:
         spec = self.node(index)
         if self.is_running(index):
             logger.info("node %d already running (pid %s)", index, self.pid(index))
@@ -270,7 +268,6 @@ class LocalCluster:
             )
         self._children[index] = child
         spec.pid_path.write_text(f"{child.pid}\n")
-        del first
         return True
 
     def _wait_ready(self, index: int, deadline: float) -> None:
@@ -294,7 +291,7 @@ class LocalCluster:
             time.sleep(0.25)
 
     def _cql_answers(self, spec: NodeSpec) -> bool:
-        from cassandra.cluster import Cluster  # noqa: PLC0415  (the driver is slow to import)
+        from cassandra.cluster import Cluster
         from cassandra.policies import WhiteListRoundRobinPolicy
 
         auth = None
@@ -314,9 +311,10 @@ class LocalCluster:
         try:
             session = cluster.connect()
             row = session.execute("SELECT release_version FROM system.local").one()
-            return row is not None
         except Exception:  # noqa: BLE001  (not ready yet, whatever the reason)
             return False
+        else:
+            return row is not None
         finally:
             cluster.shutdown()
 

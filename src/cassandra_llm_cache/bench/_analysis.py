@@ -1,0 +1,182 @@
+"""Ratios and targets computed from the measured results (pure: dicts in, dicts out)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cassandra_llm_cache.bench._scenario import (
+    HIT,
+    IN_MEMORY,
+    INSERT,
+    LEGACY,
+    MISS,
+    OURS,
+    RAW,
+    READ,
+    REDIS,
+    SQLITE,
+    UPDATE,
+)
+
+PEERS = (LEGACY, REDIS, IN_MEMORY, SQLITE)
+ResultDict = dict[str, Any]
+
+
+def find(
+    results: Iterable[ResultDict], system: str, operation: str, payload: str, mode: str = "sync"
+) -> ResultDict | None:
+    for result in results:
+        if (
+            result["system"] == system
+            and result["operation"] == operation
+            and result["payload"] == payload
+            and result["mode"] == mode
+            and "median" in result
+        ):
+            return result
+    return None
+
+
+def figure(result: ResultDict | None, name: str) -> float | None:
+    if result is None:
+        return None
+    value = result["median"][name]
+    return float(value) if value else None
+
+
+def divide(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return numerator / denominator
+
+
+def floor_for(operation: str) -> str:
+    """The raw operation a cache operation is compared with."""
+    return INSERT if operation == UPDATE else READ
+
+
+def _target(
+    name: str, payload: str, value: float | None, limit: float, *, at_most: bool, detail: str
+) -> dict[str, Any]:
+    met = None if value is None else (value <= limit if at_most else value >= limit)
+    return {
+        "target": name,
+        "payload": payload,
+        "measured": None if value is None else round(value, 3),
+        "limit": limit,
+        "comparison": "<=" if at_most else ">=",
+        "met": met,
+        "detail": detail,
+    }
+
+
+def targets(
+    results: Sequence[ResultDict], payloads: Sequence[str], concurrencies: Sequence[int]
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for payload in payloads:
+        hit = find(results, OURS, HIT, payload)
+        raw_read = find(results, RAW, READ, payload)
+        found.append(
+            _target(
+                "sync hit p50 vs raw point read",
+                payload,
+                divide(figure(hit, "p50_us"), figure(raw_read, "p50_us")),
+                1.15,
+                at_most=True,
+                detail="ours hit p50 / raw read p50",
+            )
+        )
+        found.append(
+            _target(
+                "sync hit p99 vs raw point read",
+                payload,
+                divide(figure(hit, "p99_us"), figure(raw_read, "p99_us")),
+                1.3,
+                at_most=True,
+                detail="ours hit p99 / raw read p99",
+            )
+        )
+        for concurrency in concurrencies:
+            mode = f"async x{concurrency}"
+            found.append(
+                _target(
+                    f"async hits at {concurrency} in flight vs raw bridge",
+                    payload,
+                    divide(
+                        figure(find(results, OURS, HIT, payload, mode), "throughput"),
+                        figure(find(results, RAW, READ, payload, mode), "throughput"),
+                    ),
+                    0.85,
+                    at_most=False,
+                    detail="ours hit ops/s / raw bridge read ops/s",
+                )
+            )
+        for mode in ("sync", *(f"async x{c}" for c in concurrencies)):
+            found.append(
+                _target(
+                    f"update throughput vs raw insert ({mode})",
+                    payload,
+                    divide(
+                        figure(find(results, OURS, UPDATE, payload, mode), "throughput"),
+                        figure(find(results, RAW, INSERT, payload, mode), "throughput"),
+                    ),
+                    0.8,
+                    at_most=False,
+                    detail="ours update ops/s / raw INSERT USING TTL ops/s",
+                )
+            )
+        legacy = find(results, LEGACY, HIT, payload)
+        found.append(
+            _target(
+                "hit p50 lower than legacy CassandraCache",
+                payload,
+                divide(figure(legacy, "p50_us"), figure(hit, "p50_us")),
+                3.0,
+                at_most=False,
+                detail="legacy hit p50 / ours hit p50",
+            )
+        )
+        found.append(
+            _target(
+                "client CPU per hit lower than legacy CassandraCache",
+                payload,
+                divide(figure(legacy, "cpu_us_per_op"), figure(hit, "cpu_us_per_op")),
+                5.0,
+                at_most=False,
+                detail="legacy CPU/hit / ours CPU/hit",
+            )
+        )
+    return found
+
+
+def scale_target(scale: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not scale or "large" not in scale or "baseline" not in scale:
+        return None
+    large, baseline = scale["large"]["median"], scale["baseline"]["median"]
+    return _target(
+        f"hit p50 at {scale['large']['entries']:,} entries vs {scale['baseline']['entries']:,}",
+        scale["payload"],
+        divide(large["p50_us"], baseline["p50_us"]),
+        1.2,
+        at_most=True,
+        detail="hit p50 at the large size / at the baseline size",
+    )
+
+
+def peer_ratios(results: Sequence[ResultDict], payload: str) -> list[dict[str, Any]]:
+    """How many times slower (or more CPU-hungry) each peer is than this project's cache."""
+    rows: list[dict[str, Any]] = []
+    for peer in PEERS:
+        row: dict[str, Any] = {"peer": peer}
+        for operation in (HIT, MISS, UPDATE):
+            ours = find(results, OURS, operation, payload)
+            theirs = find(results, peer, operation, payload)
+            row[f"{operation}_p50"] = divide(figure(theirs, "p50_us"), figure(ours, "p50_us"))
+            row[f"{operation}_cpu"] = divide(
+                figure(theirs, "cpu_us_per_op"), figure(ours, "cpu_us_per_op")
+            )
+        if any(value is not None for key, value in row.items() if key != "peer"):
+            rows.append(row)
+    return rows
