@@ -5,6 +5,8 @@ Installed as the ``cassandra_llm_cache`` pytest plugin. Fixtures:
 - ``cassandra_contact``: where Cassandra is. ``CASSANDRA_CONTACT_POINTS`` (with ``CASSANDRA_PORT``,
   ``CASSANDRA_USERNAME``, ``CASSANDRA_PASSWORD``) names an existing cluster; otherwise a local node
   is started once per test session (from Maven Central jars) and stopped at the end.
+  ``CASSANDRA_LLM_CACHE_TEST_DATA`` chooses its directory; ``CASSANDRA_LLM_CACHE_TEST_NATIVE_PORT``
+  and ``CASSANDRA_LLM_CACHE_TEST_STORAGE_PORT`` its ports (default 9042 and 7000).
 - ``cassandra_session``: a driver ``Session`` connected to it (session-scoped).
 - ``cassandra_keyspace``: a keyspace for the tests (``CASSANDRA_KEYSPACE`` or ``llm_cache_tests``).
 - ``table_name``: a fresh, unique table name for each test, so tests never see each other's data.
@@ -84,7 +86,14 @@ def cassandra_contact() -> Iterator[CassandraContact]:
     from cassandra_llm_cache.server import LocalCluster
 
     base_dir = os.environ.get("CASSANDRA_LLM_CACHE_TEST_DATA")
-    cluster = LocalCluster(base_dir, nodes=1)
+    native_port = os.environ.get("CASSANDRA_LLM_CACHE_TEST_NATIVE_PORT")
+    storage_port = os.environ.get("CASSANDRA_LLM_CACHE_TEST_STORAGE_PORT")
+    cluster = LocalCluster(
+        base_dir,
+        nodes=1,
+        native_port=int(native_port) if native_port else None,
+        storage_port=int(storage_port) if storage_port else None,
+    )
     already_running = cluster.is_running(1)
     cluster.start()
     try:

@@ -1,0 +1,155 @@
+"""`make demo`: the main job on a real node — a chat model slow on a miss, fast on a hit.
+
+Uses the cluster named by ``CASSANDRA_CONTACT_POINTS`` if set; otherwise starts the local node
+(and stops it again at the end unless it was already running or ``--keep-running`` is given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from cassandra_llm_cache.testing import CassandraContact, contact_from_env
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from cassandra.cluster import Session
+
+    from cassandra_llm_cache.server import LocalCluster
+
+DEMO_KEYSPACE = "llm_cache_demo"
+
+
+class SlowChatModel(BaseChatModel):
+    """A stand-in for a remote LLM: answers after ``latency`` seconds and counts its calls."""
+
+    latency: float = 1.0
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "slow-demo-chat-model"
+
+    def _answer(self, messages: list[BaseMessage]) -> ChatResult:
+        self.calls += 1
+        question = str(messages[-1].content)
+        message = AIMessage(
+            content=f"An answer to a {len(question)}-character question.",
+            usage_metadata={"input_tokens": 12, "output_tokens": 9, "total_tokens": 21},
+            response_metadata={"model_name": "slow-demo", "finish_reason": "stop"},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _generate(self, messages: list[BaseMessage], *_: Any, **__: Any) -> ChatResult:
+        time.sleep(self.latency)
+        return self._answer(messages)
+
+    async def _agenerate(self, messages: list[BaseMessage], *_: Any, **__: Any) -> ChatResult:
+        await asyncio.sleep(self.latency)
+        return self._answer(messages)
+
+
+def _milliseconds(seconds: float) -> str:
+    return f"{seconds * 1000:8.2f} ms"
+
+
+def _timed(call: Any) -> float:
+    began = time.perf_counter()
+    call()
+    return time.perf_counter() - began
+
+
+async def _atimed(call: Any) -> float:
+    began = time.perf_counter()
+    await call()
+    return time.perf_counter() - began
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def run_exact_demo(session: Session, keyspace: str, *, hits: int = 200) -> dict[str, Any]:
+    """Miss then hit, sync and async, through ``invoke``; return the measured figures."""
+    from cassandra_llm_cache import CassandraCache
+
+    cache = CassandraCache(session=session, keyspace=keyspace, table_name="demo_exact_cache")
+    cache.clear()
+    model = SlowChatModel(cache=cache)
+    question = "What is Apache Cassandra good at?"
+
+    print("\n== Exact cache (CassandraCache) through ChatModel.invoke ==")
+    miss = _timed(lambda: model.invoke(question))
+    hit = _timed(lambda: model.invoke(question))
+    print(f"sync  first call (miss, model runs): {_milliseconds(miss)}")
+    print(f"sync  same call  (hit, from Cassandra): {_milliseconds(hit)}")
+
+    async def async_part() -> tuple[float, float]:
+        other = "And what is a partition key?"
+        amiss = await _atimed(lambda: model.ainvoke(other))
+        ahit = await _atimed(lambda: model.ainvoke(other))
+        return amiss, ahit
+
+    amiss, ahit = asyncio.run(async_part())
+    print(f"async first call (miss, model runs): {_milliseconds(amiss)}")
+    print(f"async same call  (hit, from Cassandra): {_milliseconds(ahit)}")
+
+    samples = [_timed(lambda: model.invoke(question)) for _ in range(hits)]
+    p50 = statistics.median(samples)
+    p99 = _percentile(samples, 0.99)
+    print(f"{hits} more hits through invoke: p50 {_milliseconds(p50)}, p99 {_milliseconds(p99)}")
+    print(f"the model ran {model.calls} times for {hits + 4} calls")
+    print(f"cache stats: {cache.stats()}")
+    return {"miss": miss, "hit": hit, "amiss": amiss, "ahit": ahit, "p50": p50, "p99": p99}
+
+
+def _connect(contact: CassandraContact) -> tuple[Any, Session]:
+    from cassandra.cluster import Cluster
+
+    cluster = Cluster(**contact.cluster_kwargs())
+    return cluster, cluster.connect()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cassandra_llm_cache.demo")
+    parser.add_argument("--keep-running", action="store_true", help="leave the local node up")
+    parser.add_argument("--hits", type=int, default=200, help="hits to time for p50/p99")
+    args = parser.parse_args(argv)
+
+    local: LocalCluster | None = None
+    contact = contact_from_env()
+    started_here = False
+    if contact is None:
+        from cassandra_llm_cache.server import LocalCluster
+
+        local = LocalCluster()
+        started_here = not local.is_running(1)
+        seconds = local.start()
+        print(f"local Cassandra ready on 127.0.0.1:9042 in {seconds:.1f} s ({local.base_dir})")
+        contact = CassandraContact(contact_points=local.contact_points)
+    cluster, session = _connect(contact)
+    try:
+        session.execute(
+            f"CREATE KEYSPACE IF NOT EXISTS {DEMO_KEYSPACE} WITH replication = "
+            "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+        )
+        run_exact_demo(session, DEMO_KEYSPACE, hits=args.hits)
+    finally:
+        cluster.shutdown()
+        if local is not None and started_here and not args.keep_running:
+            local.stop()
+            print("local Cassandra stopped (use --keep-running to leave it up)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
