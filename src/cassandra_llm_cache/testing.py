@@ -95,8 +95,8 @@ def cassandra_contact() -> Iterator[CassandraContact]:
         storage_port=int(storage_port) if storage_port else None,
     )
     already_running = cluster.is_running(1)
-    cluster.start()
     try:
+        cluster.start()
         yield CassandraContact(
             contact_points=cluster.contact_points,
             port=cluster.settings.native_port,

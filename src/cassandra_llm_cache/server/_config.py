@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 _MIN_TOKEN = -(2**63)
+# The password of the throw-away keystore of a local TLS node (not a secret: the key never leaves
+# the node directory and only serves 127.0.0.x).
+KEYSTORE_PASSWORD = "cassandra"  # noqa: S105
 _TOKEN_SPAN = 2**64
 
 # From conf/jvm17-server.options of Cassandra 5.0: JDK 17 refuses Cassandra's reflection without.
@@ -71,6 +74,7 @@ class NodeSpec:
     storage_port: int = 7000
     heap: str = "1G"
     password_auth: bool = False
+    tls: bool = False
 
     @property
     def address(self) -> str:
@@ -107,6 +111,60 @@ class NodeSpec:
     @property
     def tmp_dir(self) -> Path:
         return self.node_dir / "tmp"
+
+    @property
+    def tls_dir(self) -> Path:
+        """One self-signed key pair per cluster, valid for every node's address."""
+        return self.base_dir / "tls"
+
+    @property
+    def keystore_path(self) -> Path:
+        return self.tls_dir / "keystore.p12"
+
+    @property
+    def certificate_path(self) -> Path:
+        """The nodes' certificate (PEM), for ``ssl.SSLContext.load_verify_locations``."""
+        return self.tls_dir / "node-cert.pem"
+
+    def keytool_commands(self, keytool: str) -> list[list[str]]:
+        """Make a self-signed key pair for 127.0.0.1..N, then export its certificate as PEM."""
+        addresses = ",".join(f"IP:127.0.0.{i}" for i in range(1, self.node_count + 1))
+        common = ["-storetype", "PKCS12", "-storepass", KEYSTORE_PASSWORD, "-noprompt"]
+        return [
+            [
+                keytool,
+                "-genkeypair",
+                "-alias",
+                "node",
+                "-keyalg",
+                "RSA",
+                "-keysize",
+                "2048",
+                "-validity",
+                "3650",
+                "-dname",
+                "CN=cassandra-llm-cache local node",
+                "-ext",
+                f"SAN={addresses}",
+                "-keystore",
+                str(self.keystore_path),
+                "-keypass",
+                KEYSTORE_PASSWORD,
+                *common,
+            ],
+            [
+                keytool,
+                "-exportcert",
+                "-rfc",
+                "-alias",
+                "node",
+                "-keystore",
+                str(self.keystore_path),
+                "-file",
+                str(self.certificate_path),
+                *common,
+            ],
+        ]
 
     @property
     def token(self) -> int:
@@ -152,6 +210,16 @@ class NodeSpec:
             "authorizer: "
             + ("CassandraAuthorizer" if self.password_auth else "AllowAllAuthorizer"),
         ]
+        if self.tls:
+            lines += [
+                "client_encryption_options:",
+                "  enabled: true",
+                "  optional: false",
+                f"  keystore: '{self.keystore_path}'",
+                f"  keystore_password: '{KEYSTORE_PASSWORD}'",
+                "  store_type: PKCS12",
+                "  require_client_auth: false",
+            ]
         return "\n".join(lines) + "\n"
 
     def java_command(self, java: str, classpath: str, jamm_agent: Path | None) -> list[str]:

@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -109,6 +110,7 @@ class ClusterSettings:
     storage_port: int = 7000
     heap: str = "1G"
     password_auth: bool = False
+    tls: bool = False
     version: str = CASSANDRA_VERSION
 
 
@@ -128,6 +130,7 @@ class LocalCluster:
         storage_port: int | None = None,
         heap: str | None = None,
         password_auth: bool | None = None,
+        tls: bool | None = None,
     ) -> None:
         self.base_dir = Path(base_dir).resolve() if base_dir else default_base_dir()
         saved = self._load_settings()
@@ -139,6 +142,7 @@ class LocalCluster:
                 "storage_port": storage_port,
                 "heap": heap,
                 "password_auth": password_auth,
+                "tls": tls,
             }.items()
             if value is not None
         }
@@ -148,7 +152,6 @@ class LocalCluster:
         self.settings = ClusterSettings(**{**asdict(base), **overrides})
         if not 1 <= self.settings.node_count <= 9:  # noqa: PLR2004
             raise LocalServerError("--nodes must be between 1 and 9.")
-        self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     def __repr__(self) -> str:
         return f"LocalCluster(base_dir={str(self.base_dir)!r}, nodes={self.settings.node_count})"
@@ -178,6 +181,7 @@ class LocalCluster:
             storage_port=self.settings.storage_port,
             heap=self.settings.heap,
             password_auth=self.settings.password_auth,
+            tls=self.settings.tls,
         )
 
     @property
@@ -247,6 +251,8 @@ class LocalCluster:
                 )
         for directory in (spec.log_dir, spec.tmp_dir, spec.yaml_path.parent):
             directory.mkdir(parents=True, exist_ok=True)
+        if spec.tls:
+            self._ensure_keystore(spec)
         spec.yaml_path.write_text(spec.yaml_text())
         spec.logback_path.write_text(LOGBACK_XML)
         # A fresh log per start makes the readiness check read only this start's lines.
@@ -256,18 +262,20 @@ class LocalCluster:
         classpath = os.pathsep.join(str(jar) for jar in jars.jars)
         command = spec.java_command(java, classpath, jars.jamm_agent)
         environment = {**os.environ, "MALLOC_ARENA_MAX": "4"}
-        with spec.stdout_log.open("wb") as out:
-            child = subprocess.Popen(  # noqa: S603
-                command,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=spec.node_dir,
-                env=environment,
-                start_new_session=True,
-            )
-        self._children[index] = child
-        spec.pid_path.write_text(f"{child.pid}\n")
+        # posix_spawn rather than Popen: the JVM outlives this process when started from the CLI,
+        # and a Popen object of a still-running child warns when it is collected.
+        pid = os.posix_spawn(
+            command[0],
+            command,
+            environment,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, str(spec.stdout_log), os.O_WRONLY | os.O_CREAT, 0o644),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,
+        )
+        spec.pid_path.write_text(f"{pid}\n")
         return True
 
     def _wait_ready(self, index: int, deadline: float) -> None:
@@ -291,22 +299,21 @@ class LocalCluster:
             time.sleep(0.25)
 
     def _cql_answers(self, spec: NodeSpec) -> bool:
-        from cassandra.cluster import Cluster
+        from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
         from cassandra.policies import WhiteListRoundRobinPolicy
 
-        auth = None
-        if spec.password_auth:
-            from cassandra.auth import PlainTextAuthProvider
-
-            auth = PlainTextAuthProvider("cassandra", "cassandra")
         cluster = Cluster(
             [spec.address],
             port=spec.native_port,
-            load_balancing_policy=WhiteListRoundRobinPolicy([spec.address]),
-            auth_provider=auth,
+            execution_profiles={
+                EXEC_PROFILE_DEFAULT: ExecutionProfile(
+                    load_balancing_policy=WhiteListRoundRobinPolicy([spec.address])
+                )
+            },
             connect_timeout=5,
             control_connection_timeout=5,
             protocol_version=5,
+            **self.driver_options(),
         )
         try:
             session = cluster.connect()
@@ -318,21 +325,53 @@ class LocalCluster:
         finally:
             cluster.shutdown()
 
+    def driver_options(self) -> dict[str, Any]:
+        """``Cluster`` keyword arguments for this cluster's auth (default superuser) and TLS."""
+        options: dict[str, Any] = {}
+        if self.settings.password_auth:
+            from cassandra.auth import PlainTextAuthProvider
+
+            options["auth_provider"] = PlainTextAuthProvider("cassandra", "cassandra")
+        if self.settings.tls:
+            options["ssl_context"] = self.ssl_context()
+        return options
+
+    @property
+    def certificate_path(self) -> Path:
+        """The PEM certificate of a TLS cluster's nodes (self-signed, valid for 127.0.0.1..N)."""
+        return self.node(1).certificate_path
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts this cluster's self-signed certificate and checks the IP."""
+        context = ssl.create_default_context(cafile=str(self.certificate_path))
+        context.check_hostname = True
+        return context
+
+    def _ensure_keystore(self, spec: NodeSpec) -> None:
+        if spec.keystore_path.is_file() and spec.certificate_path.is_file():
+            return
+        keytool = shutil.which("keytool", path=str(Path(find_java()[0]).parent)) or shutil.which(
+            "keytool"
+        )
+        if keytool is None:
+            raise LocalServerError("TLS needs 'keytool' (it comes with the JDK); none was found.")
+        spec.tls_dir.mkdir(parents=True, exist_ok=True)
+        spec.keystore_path.unlink(missing_ok=True)
+        for command in spec.keytool_commands(keytool):
+            result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+            if result.returncode != 0:
+                raise LocalServerError(f"keytool failed: {result.stderr.strip()[-500:]}")
+
     def wait_all_up(self, deadline: float) -> None:
         """Wait until a driver connected to node 1 sees every node up."""
         from cassandra.cluster import Cluster
 
-        auth = None
-        if self.settings.password_auth:
-            from cassandra.auth import PlainTextAuthProvider
-
-            auth = PlainTextAuthProvider("cassandra", "cassandra")
         while True:
             cluster = Cluster(
                 self.contact_points,
                 port=self.settings.native_port,
-                auth_provider=auth,
                 protocol_version=5,
+                **self.driver_options(),
             )
             try:
                 cluster.connect()
@@ -398,6 +437,9 @@ class LocalCluster:
             self.node(index).pid_path.unlink()
 
     def _reap(self, index: int) -> None:
-        child = self._children.get(index)
-        if child is not None and child.poll() is not None:
-            del self._children[index]
+        """Collect the exit status of a node this process spawned, so it leaves no zombie."""
+        try:
+            pid = int(self.node(index).pid_path.read_text().strip())
+            os.waitpid(pid, os.WNOHANG)
+        except (OSError, ValueError):
+            pass
