@@ -161,6 +161,159 @@ def _add_server(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     logs.add_argument("-n", "--lines", type=int, default=50, help="how many lines")
 
 
+# -- bench -------------------------------------------------------------------------------------
+def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # bench._options imports only argparse; the benchmark itself loads when the command runs.
+    from cassandra_llm_cache.bench._options import add_arguments
+
+    bench = commands.add_parser(
+        "bench",
+        help="side-by-side benchmark against the raw driver and the peer caches",
+        description="Measure the raw driver floor, this project's caches and the peers with "
+        "identical payloads; write docs/benchmarks.md, .json and .png.",
+    )
+    add_arguments(bench)
+    bench.set_defaults(handler=_lazy("cassandra_llm_cache.bench:run_command"))
+
+
+# -- data commands (admin/) ----------------------------------------------------------------------
+# admin._options imports only argparse; each command's code loads when it runs.
+_ADMIN = "cassandra_llm_cache.admin._commands"
+
+
+def _admin(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help_text: str,
+    description: str,
+) -> Any:
+    parser = commands.add_parser(
+        name, help=help_text, description=f"{help_text[0].upper()}{help_text[1:]}. {description}"
+    )
+    parser.set_defaults(handler=_lazy(f"{_ADMIN}:run_{name}"))
+    return parser
+
+
+def _add_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cassandra_llm_cache.admin._options import add_schema
+
+    add_schema(
+        _admin(
+            commands,
+            "schema",
+            "print the DDL of a cache table",
+            "Nothing is run; no connection is needed.",
+        )
+    )
+
+
+def _add_stats(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cassandra_llm_cache.admin._options import add_stats
+
+    add_stats(
+        _admin(
+            commands,
+            "stats",
+            "entries, size on disk, TTLs and options of a table",
+            "Small tables are counted exactly; big ones estimated by the nodes.",
+        )
+    )
+
+
+def _add_inspect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cassandra_llm_cache.admin._options import add_inspect
+
+    add_inspect(
+        _admin(
+            commands,
+            "inspect",
+            "show one entry, by id or by prompt and llm_string",
+            "Exit 1 if there is no such entry.",
+        )
+    )
+
+
+def _add_delete(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cassandra_llm_cache.admin._options import add_delete
+
+    add_delete(
+        _admin(
+            commands,
+            "delete",
+            "delete one entry, by id or by prompt and llm_string",
+            "Says whether it existed.",
+        )
+    )
+
+
+def _add_clear(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cassandra_llm_cache.admin._options import add_clear
+
+    add_clear(
+        _admin(
+            commands,
+            "clear",
+            "delete every entry, or one model's or namespace's",
+            "Asks for confirmation unless --yes.",
+        )
+    )
+
+
+def _add_export(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cassandra_llm_cache.admin._options import add_export
+
+    add_export(
+        _admin(
+            commands,
+            "export",
+            "write a table's entries to a JSON Lines file",
+            "Reads token ranges in parallel; resumable with --resume.",
+        )
+    )
+
+
+def _add_import(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cassandra_llm_cache.admin._options import add_import
+
+    add_import(
+        _admin(
+            commands,
+            "import",
+            "write the entries of a JSON Lines file into a table",
+            "Creates the table if missing; resumable with --resume.",
+        )
+    )
+
+
+def _add_migrate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cassandra_llm_cache.admin._options import add_migrate
+
+    add_migrate(
+        _admin(
+            commands,
+            "migrate",
+            "copy a table's entries into another table",
+            "E.g. a langchain_community table into this package's layout, or back.",
+        )
+    )
+
+
+# -- eval-semantic -----------------------------------------------------------------------------
+def _add_eval_semantic(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # eval._options imports only argparse; the model and the driver load when the command runs.
+    from cassandra_llm_cache.eval._options import add_arguments
+
+    command = commands.add_parser(
+        "eval-semantic",
+        help="measure the semantic cache's hit quality (precision, recall, false hits)",
+        description="Run the paraphrase pairs and the written hard negatives through "
+        "CassandraSemanticCache with LocalEmbeddings on a real node; write "
+        "docs/semantic-quality.md and .png.",
+    )
+    add_arguments(command)
+    command.set_defaults(handler=_lazy("cassandra_llm_cache.eval._command:run_command"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cassandra-llm-cache",
@@ -169,6 +322,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_server(commands)
+    for add in (
+        _add_schema,
+        _add_stats,
+        _add_inspect,
+        _add_delete,
+        _add_clear,
+        _add_export,
+        _add_import,
+        _add_migrate,
+    ):
+        add(commands)
+    _add_bench(commands)
+    _add_eval_semantic(commands)
     return parser
 
 

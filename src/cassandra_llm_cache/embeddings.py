@@ -45,7 +45,7 @@ __all__ = ["LOCAL_EMBEDDINGS_DIMENSION", "LOCAL_EMBEDDINGS_SCORE_THRESHOLD", "Lo
 LOCAL_EMBEDDINGS_DIMENSION: Final = 384
 """Length of the vectors ``LocalEmbeddings`` returns (multilingual-e5-small)."""
 
-LOCAL_EMBEDDINGS_SCORE_THRESHOLD: Final = 0.955
+LOCAL_EMBEDDINGS_SCORE_THRESHOLD: Final = 0.97
 """Default cosine threshold of ``CassandraSemanticCache`` with ``LocalEmbeddings``.
 
 Chosen from the measured precision/recall curve in ``docs/semantic-quality.md``: e5 scores almost

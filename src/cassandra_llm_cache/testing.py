@@ -10,6 +10,9 @@ Installed as the ``cassandra_llm_cache`` pytest plugin. Fixtures:
 - ``cassandra_session``: a driver ``Session`` connected to it (session-scoped).
 - ``cassandra_keyspace``: a keyspace for the tests (``CASSANDRA_KEYSPACE`` or ``llm_cache_tests``).
 - ``table_name``: a fresh, unique table name for each test, so tests never see each other's data.
+
+Helpers: ``DeterministicEmbeddings`` (a predictable, counting LangChain ``Embeddings`` for
+semantic-cache tests), ``unit_vector_with_cosine`` and ``basis_vector`` to place its vectors.
 """
 
 from __future__ import annotations
@@ -21,6 +24,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+# Public helpers for semantic-cache tests, re-exported here (see the module docstring).
+from cassandra_llm_cache._fake_embeddings import (  # noqa: F401 - re-exported public helpers
+    DeterministicEmbeddings,
+    EmbeddingFailedError,
+    basis_vector,
+    unit_vector_with_cosine,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

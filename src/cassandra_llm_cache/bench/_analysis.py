@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cassandra_llm_cache.bench._scenario import (
     HIT,
@@ -18,6 +17,9 @@ from cassandra_llm_cache.bench._scenario import (
     SQLITE,
     UPDATE,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 PEERS = (LEGACY, REDIS, IN_MEMORY, SQLITE)
 ResultDict = dict[str, Any]
@@ -71,84 +73,91 @@ def _target(
     }
 
 
+def _throughput_ratio(
+    results: Sequence[ResultDict], payload: str, mode: str, ours: str, raw: str
+) -> float | None:
+    return divide(
+        figure(find(results, OURS, ours, payload, mode), "throughput"),
+        figure(find(results, RAW, raw, payload, mode), "throughput"),
+    )
+
+
+def _payload_targets(
+    results: Sequence[ResultDict], payload: str, concurrencies: Sequence[int]
+) -> list[dict[str, Any]]:
+    hit = find(results, OURS, HIT, payload)
+    raw_read = find(results, RAW, READ, payload)
+    legacy = find(results, LEGACY, HIT, payload)
+    found = [
+        _target(
+            "sync hit p50 vs raw point read",
+            payload,
+            divide(figure(hit, "p50_us"), figure(raw_read, "p50_us")),
+            1.15,
+            at_most=True,
+            detail="ours hit p50 / raw read p50",
+        ),
+        _target(
+            "sync hit p99 vs raw point read",
+            payload,
+            divide(figure(hit, "p99_us"), figure(raw_read, "p99_us")),
+            1.3,
+            at_most=True,
+            detail="ours hit p99 / raw read p99",
+        ),
+    ]
+    found += [
+        _target(
+            f"async hits at {concurrency} in flight vs raw bridge",
+            payload,
+            _throughput_ratio(results, payload, f"async x{concurrency}", HIT, READ),
+            0.85,
+            at_most=False,
+            detail="ours hit ops/s / raw bridge read ops/s",
+        )
+        for concurrency in concurrencies
+    ]
+    found += [
+        _target(
+            f"update throughput vs raw insert ({mode})",
+            payload,
+            _throughput_ratio(results, payload, mode, UPDATE, INSERT),
+            0.8,
+            at_most=False,
+            detail="ours update ops/s / raw INSERT USING TTL ops/s",
+        )
+        for mode in ("sync", *(f"async x{c}" for c in concurrencies))
+    ]
+    found += [
+        _target(
+            "hit p50 lower than legacy CassandraCache",
+            payload,
+            divide(figure(legacy, "p50_us"), figure(hit, "p50_us")),
+            3.0,
+            at_most=False,
+            detail="legacy hit p50 / ours hit p50",
+        ),
+        _target(
+            "client CPU per hit lower than legacy CassandraCache",
+            payload,
+            divide(figure(legacy, "cpu_us_per_op"), figure(hit, "cpu_us_per_op")),
+            5.0,
+            at_most=False,
+            detail="legacy CPU/hit / ours CPU/hit",
+        ),
+    ]
+    return found
+
+
 def targets(
     results: Sequence[ResultDict], payloads: Sequence[str], concurrencies: Sequence[int]
 ) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for payload in payloads:
-        hit = find(results, OURS, HIT, payload)
-        raw_read = find(results, RAW, READ, payload)
-        found.append(
-            _target(
-                "sync hit p50 vs raw point read",
-                payload,
-                divide(figure(hit, "p50_us"), figure(raw_read, "p50_us")),
-                1.15,
-                at_most=True,
-                detail="ours hit p50 / raw read p50",
-            )
-        )
-        found.append(
-            _target(
-                "sync hit p99 vs raw point read",
-                payload,
-                divide(figure(hit, "p99_us"), figure(raw_read, "p99_us")),
-                1.3,
-                at_most=True,
-                detail="ours hit p99 / raw read p99",
-            )
-        )
-        for concurrency in concurrencies:
-            mode = f"async x{concurrency}"
-            found.append(
-                _target(
-                    f"async hits at {concurrency} in flight vs raw bridge",
-                    payload,
-                    divide(
-                        figure(find(results, OURS, HIT, payload, mode), "throughput"),
-                        figure(find(results, RAW, READ, payload, mode), "throughput"),
-                    ),
-                    0.85,
-                    at_most=False,
-                    detail="ours hit ops/s / raw bridge read ops/s",
-                )
-            )
-        for mode in ("sync", *(f"async x{c}" for c in concurrencies)):
-            found.append(
-                _target(
-                    f"update throughput vs raw insert ({mode})",
-                    payload,
-                    divide(
-                        figure(find(results, OURS, UPDATE, payload, mode), "throughput"),
-                        figure(find(results, RAW, INSERT, payload, mode), "throughput"),
-                    ),
-                    0.8,
-                    at_most=False,
-                    detail="ours update ops/s / raw INSERT USING TTL ops/s",
-                )
-            )
-        legacy = find(results, LEGACY, HIT, payload)
-        found.append(
-            _target(
-                "hit p50 lower than legacy CassandraCache",
-                payload,
-                divide(figure(legacy, "p50_us"), figure(hit, "p50_us")),
-                3.0,
-                at_most=False,
-                detail="legacy hit p50 / ours hit p50",
-            )
-        )
-        found.append(
-            _target(
-                "client CPU per hit lower than legacy CassandraCache",
-                payload,
-                divide(figure(legacy, "cpu_us_per_op"), figure(hit, "cpu_us_per_op")),
-                5.0,
-                at_most=False,
-                detail="legacy CPU/hit / ours CPU/hit",
-            )
-        )
-    return found
+    """Every target of performance.md that a single run can measure, per payload."""
+    return [
+        target
+        for payload in payloads
+        for target in _payload_targets(results, payload, concurrencies)
+    ]
 
 
 def scale_target(scale: dict[str, Any] | None) -> dict[str, Any] | None:

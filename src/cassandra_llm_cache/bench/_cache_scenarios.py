@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from cassandra_llm_cache.bench._node import retrying
 from cassandra_llm_cache.bench._payloads import (
     LLM_STRING,
     Payload,
@@ -16,6 +17,8 @@ from cassandra_llm_cache.bench._payloads import (
 from cassandra_llm_cache.bench._scenario import HIT, MISS, UPDATE, ExpectationError, Scenario
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from langchain_core.caches import BaseCache
 
 
@@ -29,6 +32,10 @@ class CacheSubject:
     async_operations: tuple[str, ...] = (HIT, UPDATE)
     note: str = ""
     close: Callable[[], None] | None = field(default=None, repr=False)
+    # Database tables the subject created (dropped at the end unless --keep-tables).
+    tables: tuple[str, ...] = ()
+    # The semantic cache's memoised embedding (a VectorBook), to register vectors with.
+    book: Any = None
     # Filled in by ``fill``: whether a hit returned exactly what was stored, per payload label.
     fidelity: dict[str, bool] = field(default_factory=dict)
 
@@ -37,14 +44,14 @@ def fill(subject: CacheSubject, payload: Payload, count: int) -> None:
     """Store ``count`` entries and check the first one reads back equal."""
     cache, generations, tag = subject.cache, payload.generations, payload.label
     for index in range(count):
-        cache.update(prompt(index, tag), LLM_STRING, generations)
+        retrying(functools.partial(cache.update, prompt(index, tag), LLM_STRING, generations))
     subject.fidelity[tag] = cache.lookup(prompt(0, tag), LLM_STRING) == generations
 
 
-def scenarios(subject: CacheSubject, payload: Payload, count: int) -> list[Scenario]:
+def _sync_scenarios(subject: CacheSubject, payload: Payload, count: int) -> list[Scenario]:
     cache, generations, tag, llm = subject.cache, payload.generations, payload.label, LLM_STRING
     stored = [prompt(index, tag) for index in range(count)]
-    lookup, alookup, update, aupdate = cache.lookup, cache.alookup, cache.update, cache.aupdate
+    lookup, update = cache.lookup, cache.update
 
     def hit(i: int) -> None:
         if lookup(stored[i % count], llm) is None:
@@ -57,6 +64,19 @@ def scenarios(subject: CacheSubject, payload: Payload, count: int) -> list[Scena
     def write(i: int) -> None:
         update(new_prompt(i, tag), llm, generations)
 
+    system, label, note = subject.system, payload.label, subject.note
+    return [
+        Scenario(system, HIT, label, sync_op=hit, note=note),
+        Scenario(system, MISS, label, sync_op=miss, note=note),
+        Scenario(system, UPDATE, label, sync_op=write, note=note),
+    ]
+
+
+def _async_scenarios(subject: CacheSubject, payload: Payload, count: int) -> list[Scenario]:
+    cache, generations, tag, llm = subject.cache, payload.generations, payload.label, LLM_STRING
+    stored = [prompt(index, tag) for index in range(count)]
+    alookup, aupdate = cache.alookup, cache.aupdate
+
     async def ahit(i: int) -> None:
         if await alookup(stored[i % count], llm) is None:
             raise ExpectationError(f"{subject.system}: a stored entry missed")
@@ -68,16 +88,16 @@ def scenarios(subject: CacheSubject, payload: Payload, count: int) -> list[Scena
     async def awrite(i: int) -> None:
         await aupdate(new_prompt(i, tag), llm, generations)
 
-    system, label = subject.system, payload.label
-    found = [
-        Scenario(system, HIT, label, sync_op=hit, note=subject.note),
-        Scenario(system, MISS, label, sync_op=miss, note=subject.note),
-        Scenario(system, UPDATE, label, sync_op=write, note=subject.note),
-    ]
-    async_ops = {HIT: ahit, MISS: amiss, UPDATE: awrite}
-    for concurrency in subject.concurrencies:
-        found.extend(
-            Scenario(system, operation, label, concurrency, async_op=async_ops[operation])
-            for operation in subject.async_operations
+    operations = {HIT: ahit, MISS: amiss, UPDATE: awrite}
+    return [
+        Scenario(
+            subject.system, operation, payload.label, concurrency, async_op=operations[operation]
         )
-    return found
+        for concurrency in subject.concurrencies
+        for operation in subject.async_operations
+    ]
+
+
+def scenarios(subject: CacheSubject, payload: Payload, count: int) -> list[Scenario]:
+    """Sync hit, miss and update, then the async operations at each in-flight level."""
+    return _sync_scenarios(subject, payload, count) + _async_scenarios(subject, payload, count)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cassandra_llm_cache.bench._analysis import find
 from cassandra_llm_cache.bench._scenario import HIT, RAW, READ, SYSTEM_ORDER
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
 
 
 def _hit_rows(results: Sequence[dict[str, Any]], payload: str) -> list[tuple[str, float, float]]:
@@ -19,6 +21,10 @@ def _hit_rows(results: Sequence[dict[str, Any]], payload: str) -> list[tuple[str
             median = result["median"]
             rows.append((label, float(median["p50_us"]), float(median["cpu_us_per_op"])))
     return rows
+
+
+def _label(value: float) -> str:
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}"  # noqa: PLR2004
 
 
 def write_chart(path: Path, document: dict[str, Any]) -> bool:
@@ -47,14 +53,21 @@ def write_chart(path: Path, document: dict[str, Any]) -> bool:
             bars = axis.barh(
                 positions, [values.get(name, 0.0) for name in systems], height, label=label
             )
-            axis.bar_label(bars, fmt="%.0f", padding=2, fontsize=8)
+            axis.bar_label(
+                bars,
+                labels=[_label(bar.get_width()) for bar in bars],
+                padding=2,
+                fontsize=8,
+            )
         axis.set_xscale("log")
+        low, high = axis.get_xlim()
+        axis.set_xlim(low, high * 4)  # room for the value labels
         axis.set_title(title)
         axis.grid(axis="x", alpha=0.3)
     axes[0].set_yticks([i + height * (len(payloads) - 1) / 2 for i in range(len(systems))])
     axes[0].set_yticklabels(systems)
     axes[0].invert_yaxis()
-    axes[1].legend(title="payload")
+    axes[1].legend(title="payload", loc="lower right")
     figure.suptitle(f"cassandra-llm-cache bench, {document['generated']} (lower is better)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
+from cassandra_llm_cache.bench._node import retrying
 from cassandra_llm_cache.bench._scenario import (
     AINVOKE_HIT,
     INVOKE_HIT,
@@ -18,6 +20,10 @@ from cassandra_llm_cache.bench._scenario import (
 
 if TYPE_CHECKING:
     from langchain_core.caches import BaseCache
+    from langchain_core.callbacks import (
+        AsyncCallbackManagerForLLMRun,
+        CallbackManagerForLLMRun,
+    )
     from langchain_core.messages import BaseMessage
 
     from cassandra_llm_cache.bench._payloads import Payload
@@ -43,9 +49,24 @@ class PayloadChatModel(BaseChatModel):
         return self._calls
 
     def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
-        del messages, stop, kwargs
+        del messages, stop, run_manager, kwargs
+        self._calls += 1
+        return ChatResult(generations=[self.generation])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        del messages, stop, run_manager, kwargs
         self._calls += 1
         return ChatResult(generations=[self.generation])
 
@@ -58,20 +79,16 @@ def _questions(payload: Payload, count: int) -> list[str]:
 
 
 def model_for(cache: BaseCache | bool, payload: Payload) -> PayloadChatModel:
-    return PayloadChatModel(
-        generation=payload.generations[0], label=payload.label, cache=cache
-    )
+    return PayloadChatModel(generation=payload.generations[0], label=payload.label, cache=cache)
 
 
 def fill(model: PayloadChatModel, payload: Payload, count: int) -> None:
     """Call the model once per question so each answer is stored by the model's cache."""
     for question in _questions(payload, count):
-        model.invoke(question)
+        retrying(functools.partial(model.invoke, question))
 
 
-def scenarios(
-    system: str, model: PayloadChatModel, payload: Payload, count: int
-) -> list[Scenario]:
+def scenarios(system: str, model: PayloadChatModel, payload: Payload, count: int) -> list[Scenario]:
     """invoke and ainvoke, one at a time; with a cache each call must be a hit."""
     questions = _questions(payload, count)
     invoke, ainvoke = model.invoke, model.ainvoke

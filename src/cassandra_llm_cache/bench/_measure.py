@@ -6,15 +6,18 @@ over every system alike, so the ratios between them stay meaningful on a shared 
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cassandra_llm_cache.bench._scenario import Scenario
+from cassandra_llm_cache.bench._node import progress
 from cassandra_llm_cache.bench._stats import Sample, Summary, median_summary, spread, summarize
 from cassandra_llm_cache.bench._timing import time_async, time_sync
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable
+
+    from cassandra_llm_cache.bench._scenario import Scenario
 
 
 @dataclass
@@ -42,16 +45,9 @@ class Result:
         if self.repetitions:
             data["median"] = self.median.as_dict()
             data["spread_p50"] = round(spread([s.p50_us for s in self.repetitions]), 3)
-            data["spread_throughput"] = round(
-                spread([s.throughput for s in self.repetitions]), 3
-            )
+            data["spread_throughput"] = round(spread([s.throughput for s in self.repetitions]), 3)
             data["repetitions"] = [s.as_dict() for s in self.repetitions]
         return data
-
-
-def progress(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
 
 
 class Runner:

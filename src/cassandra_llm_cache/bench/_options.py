@@ -7,8 +7,9 @@ the benchmark.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SYSTEMS = ("raw", "ours", "semantic", "legacy", "redis", "memory", "sqlite", "e2e")
 
@@ -26,12 +27,15 @@ class BenchOptions:
     output_dir: Path | None = Path("docs")
     contact_points: tuple[str, ...] = ()
     port: int = 9042
+    node_dir: Path | None = None
+    storage_port: int | None = None
     keyspace: str = "llm_cache_bench"
     scale_entries: int = 0
     scale_baseline: int = 10_000
     scale_time_limit: float = 1200.0
     semantic_scale_entries: int = 0
     keep_tables: bool = False
+    profile: bool = False
     quick: bool = False
 
     def __post_init__(self) -> None:
@@ -59,7 +63,13 @@ class BenchOptions:
         return system in self.systems
 
 
-QUICK = {"sizes_kb": (2,), "repetitions": 2, "sync_ops": 200, "async_ops": 600, "keys": 100}
+QUICK: dict[str, Any] = {
+    "sizes_kb": (2,),
+    "repetitions": 2,
+    "sync_ops": 200,
+    "async_ops": 600,
+    "keys": 100,
+}
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -116,6 +126,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "local node started for the run)",
     )
     parser.add_argument("--port", type=int, default=default.port, help="CQL port (9042)")
+    parser.add_argument(
+        "--node-dir",
+        type=Path,
+        help="run against a dedicated local node in this directory (started if needed and "
+        "stopped at the end); use with --port and --storage-port to keep it apart",
+    )
+    parser.add_argument("--storage-port", type=int, help="that node's storage port (7000)")
     parser.add_argument("--keyspace", default=default.keyspace, help="keyspace for bench tables")
     parser.add_argument(
         "--scale",
@@ -143,10 +160,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep-tables", action="store_true", help="do not drop the bench tables at the end"
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile the hit paths (pyinstrument) into OUTPUT_DIR/profiles/",
+    )
 
 
 def from_namespace(args: argparse.Namespace) -> BenchOptions:
-    base = replace(BenchOptions(), **QUICK, quick=True) if args.quick else BenchOptions()
+    settings: dict[str, Any] = dict(QUICK, quick=True) if args.quick else {}
     chosen = {
         "sizes_kb": args.sizes,
         "repetitions": args.reps,
@@ -157,18 +179,21 @@ def from_namespace(args: argparse.Namespace) -> BenchOptions:
         "systems": args.systems,
         "contact_points": args.contact_points,
     }
-    return replace(
-        base,
-        **{name: value for name, value in chosen.items() if value is not None},
+    settings.update({name: value for name, value in chosen.items() if value is not None})
+    settings.update(
         output_dir=None if args.no_report else args.output_dir,
         port=args.port,
+        node_dir=args.node_dir,
+        storage_port=args.storage_port,
         keyspace=args.keyspace,
         scale_entries=args.scale,
         scale_baseline=args.scale_baseline,
         scale_time_limit=args.scale_time_limit,
         semantic_scale_entries=args.semantic_scale,
         keep_tables=args.keep_tables,
+        profile=args.profile,
     )
+    return BenchOptions(**settings)
 
 
 def build_parser() -> argparse.ArgumentParser:

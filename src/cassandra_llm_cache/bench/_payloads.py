@@ -14,12 +14,70 @@ from langchain_core.load import dumps
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration
 
-_WORDS = (
-    "the cache answers from cassandra when the same prompt comes back with the same model and "
-    "parameters so the expensive call is skipped and the stored generation returns with its "
-    "usage metadata tool calls and response metadata intact while misses go to the model and "
-    "are written with a time to live that keeps the table small and fresh for every tenant"
-).split()
+_WORDS = [
+    "the",
+    "cache",
+    "answers",
+    "from",
+    "cassandra",
+    "when",
+    "the",
+    "same",
+    "prompt",
+    "comes",
+    "back",
+    "with",
+    "the",
+    "same",
+    "model",
+    "and",
+    "parameters",
+    "so",
+    "the",
+    "expensive",
+    "call",
+    "is",
+    "skipped",
+    "and",
+    "the",
+    "stored",
+    "generation",
+    "returns",
+    "with",
+    "its",
+    "usage",
+    "metadata",
+    "tool",
+    "calls",
+    "and",
+    "response",
+    "metadata",
+    "intact",
+    "while",
+    "misses",
+    "go",
+    "to",
+    "the",
+    "model",
+    "and",
+    "are",
+    "written",
+    "with",
+    "a",
+    "time",
+    "to",
+    "live",
+    "that",
+    "keeps",
+    "the",
+    "table",
+    "small",
+    "and",
+    "fresh",
+    "for",
+    "every",
+    "tenant",
+]
 
 # A realistic chat-model llm_string: serialized model kwargs, then the call's sorted kwargs.
 LLM_STRING = (
@@ -42,9 +100,12 @@ LLM_STRING = (
 )
 
 
+_MIN_PAYLOAD_BYTES = 1024
+
+
 @dataclass(frozen=True)
 class Payload:
-    """One benchmark payload: a label, the generations a cache stores, and their serialized bytes."""
+    """A benchmark payload: its label, the generations a cache stores, their serialized bytes."""
 
     label: str
     generations: list[ChatGeneration]
@@ -82,7 +143,7 @@ def _generation(content: str) -> ChatGeneration:
 
 def chat_payload(target_bytes: int, label: str | None = None) -> Payload:
     """A one-generation chat result whose LangChain serialization is about ``target_bytes``."""
-    if target_bytes < 1024:
+    if target_bytes < _MIN_PAYLOAD_BYTES:
         raise ValueError("payloads smaller than 1 KB are not meaningful here")
     overhead = len(dumps(_generation("")))
     # The content appears twice in the serialization (generation text and message content).

@@ -5,14 +5,14 @@ from __future__ import annotations
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cassandra_llm_cache.bench._cache_scenarios import CacheSubject
-from cassandra_llm_cache.bench._node import Node
 from cassandra_llm_cache.bench._redis_server import start_redis
 from cassandra_llm_cache.bench._scenario import IN_MEMORY, LEGACY, REDIS, SQLITE
 
-LEGACY_TABLE = "bench_legacy_cache"
+if TYPE_CHECKING:
+    from cassandra_llm_cache.bench._node import Node
 
 
 def legacy_cassandra(node: Node, ttl_seconds: int, concurrencies: tuple[int, ...]) -> CacheSubject:
@@ -22,19 +22,14 @@ def legacy_cassandra(node: Node, ttl_seconds: int, concurrencies: tuple[int, ...
         import cassio
         from langchain_community.cache import CassandraCache as LegacyCassandraCache
 
-    node.session.execute(f"DROP TABLE IF EXISTS {node.keyspace}.{LEGACY_TABLE}")
     cassio.init(session=node.session, keyspace=node.keyspace)
     cache = LegacyCassandraCache(
         session=node.session,
         keyspace=node.keyspace,
-        table_name=LEGACY_TABLE,
+        table_name=node.table_name("legacy"),
         ttl_seconds=ttl_seconds,
     )
-
-    def drop() -> None:
-        node.session.execute(f"DROP TABLE IF EXISTS {node.keyspace}.{LEGACY_TABLE}")
-
-    return CacheSubject(LEGACY, cache, concurrencies=concurrencies, close=drop)
+    return CacheSubject(LEGACY, cache, concurrencies=concurrencies, tables=(node.table("legacy"),))
 
 
 def redis(ttl_seconds: int, concurrencies: tuple[int, ...]) -> CacheSubject:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cassandra_llm_cache.bench._timing import AsyncOp, SyncOp
+if TYPE_CHECKING:
+    from cassandra_llm_cache.bench._timing import AsyncOp, SyncOp
 
 # Systems, in report order.
 RAW = "raw driver"
@@ -21,10 +23,23 @@ SYSTEM_ORDER = (RAW, OURS, OURS_SEMANTIC, LEGACY, REDIS, IN_MEMORY, SQLITE, NO_C
 READ = "read"
 INSERT = "insert"
 HIT = "hit"
+HIT_SIMILAR = "hit (similar prompt)"
 MISS = "miss"
 UPDATE = "update"
 INVOKE_HIT = "invoke hit"
 AINVOKE_HIT = "ainvoke hit"
+OPERATION_ORDER = (
+    READ,
+    HIT,
+    HIT_SIMILAR,
+    MISS,
+    INSERT,
+    UPDATE,
+    INVOKE_HIT,
+    "invoke",
+    AINVOKE_HIT,
+    "ainvoke",
+)
 
 
 @dataclass(frozen=True)

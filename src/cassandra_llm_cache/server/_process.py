@@ -364,12 +364,17 @@ class LocalCluster:
 
     def wait_all_up(self, deadline: float) -> None:
         """Wait until a driver connected to node 1 sees every node up."""
-        from cassandra.cluster import Cluster
+        from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+        from cassandra.policies import RoundRobinPolicy
 
         while True:
             cluster = Cluster(
                 self.contact_points,
                 port=self.settings.native_port,
+                # An explicit policy: without one the driver logs a warning on every attempt.
+                execution_profiles={
+                    EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=RoundRobinPolicy())
+                },
                 protocol_version=5,
                 **self.driver_options(),
             )

@@ -1,0 +1,379 @@
+"""The value codec: a list of generations <-> versioned, compressed-when-large bytes (pure).
+
+Layout of an encoded value::
+
+    MAGIC (4 bytes) | format version (1 byte) | compression (1 byte) | payload
+
+The payload is JSON (compressed with zstd or zlib when it is larger than
+``COMPRESSION_THRESHOLD`` and compressing helps): a list with one object per generation. Objects
+are rebuilt only into the allow-listed classes below; nothing is unpickled and nothing is looked
+up by name outside these tables, so a stored value can never make the decoder run foreign code.
+
+JSON is produced by ``orjson`` when it is installed and by the standard library otherwise; both
+write the same format and read each other's output. Values JSON cannot hold faithfully (objects
+that are not str/int/float/bool/None/list/dict, dict keys that are not strings, NaN or infinity
+without orjson) raise :class:`EncodeError`: such an entry is not cached rather than cached
+altered. Tuples are stored as lists, as ``langchain_core.load.dumps`` also does. Text with lone
+surrogates round-trips exactly (the JSON carries them as ``\\u`` escapes).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import zlib
+from collections.abc import Iterable, Sequence
+from enum import IntEnum
+from typing import Any, Final
+
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    BaseMessageChunk,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
+
+try:
+    import orjson
+
+    HAVE_ORJSON = True
+except ImportError:  # pragma: no cover - only without the `fast` extra
+    HAVE_ORJSON = False
+
+try:
+    import zstandard
+
+    HAVE_ZSTD = True
+except ImportError:  # pragma: no cover - only without the `fast` extra
+    HAVE_ZSTD = False
+
+MAGIC: Final = b"\x89CLC"
+FORMAT_VERSION: Final = 1
+HEADER_SIZE: Final = len(MAGIC) + 2
+COMPRESSION_THRESHOLD: Final = 1024
+"""Payloads up to this many bytes are stored uncompressed: below ~1 KB compression does not pay."""
+MAX_DECODED_SIZE: Final = 64 * 1024 * 1024
+"""A stored value never inflates beyond this (guards against forged compressed data)."""
+ZSTD_LEVEL: Final = 1
+ZLIB_LEVEL: Final = 6
+
+
+class Compression(IntEnum):
+    """How the payload after the header is compressed (the header's last byte)."""
+
+    NONE = 0
+    ZLIB = 1
+    ZSTD = 2
+
+
+DEFAULT_COMPRESSION: Final = Compression.ZSTD if HAVE_ZSTD else Compression.ZLIB
+
+
+class EncodeError(ValueError):
+    """The value cannot be stored faithfully. The message names the reason, never the content."""
+
+
+class DecodeError(ValueError):
+    """Stored bytes are not a value this release can read (foreign, corrupt or too new)."""
+
+
+_GENERATION_NAMES: Final[dict[type[Generation], str]] = {
+    Generation: "Generation",
+    GenerationChunk: "GenerationChunk",
+    ChatGeneration: "ChatGeneration",
+    ChatGenerationChunk: "ChatGenerationChunk",
+}
+_GENERATION_CLASSES: Final = {name: cls for cls, name in _GENERATION_NAMES.items()}
+
+_MESSAGE_NAMES: Final[dict[type[BaseMessage], str]] = {
+    AIMessage: "AIMessage",
+    AIMessageChunk: "AIMessageChunk",
+    HumanMessage: "HumanMessage",
+    SystemMessage: "SystemMessage",
+    ChatMessage: "ChatMessage",
+    ToolMessage: "ToolMessage",
+    FunctionMessage: "FunctionMessage",
+}
+MESSAGE_CLASSES: Final = {name: cls for cls, name in _MESSAGE_NAMES.items()}
+"""The message classes a stored value may contain, by class name."""
+GENERATION_CLASSES: Final = dict(_GENERATION_CLASSES)
+"""The generation classes a stored value may contain, by class name."""
+_MESSAGE_FIELDS: Final = {cls: frozenset(cls.model_fields) for cls in _MESSAGE_NAMES}
+
+_NONE_TYPE: Final = type(None)
+# Types the rebuilt messages' fields must have; other keys become the message's extra fields.
+_FIELD_TYPES: Final[dict[str, tuple[type, ...]]] = {
+    "content": (str, list),
+    "additional_kwargs": (dict,),
+    "response_metadata": (dict,),
+    "name": (str, _NONE_TYPE),
+    "id": (str, _NONE_TYPE),
+    "tool_calls": (list,),
+    "invalid_tool_calls": (list,),
+    "tool_call_chunks": (list,),
+    "usage_metadata": (dict, _NONE_TYPE),
+    "chunk_position": (str, _NONE_TYPE),
+    "role": (str,),
+    "tool_call_id": (str,),
+    "status": (str,),
+}
+_LIST_OF_DICTS: Final = frozenset({"tool_calls", "invalid_tool_calls", "tool_call_chunks"})
+
+_HEADERS: Final = {codec: MAGIC + bytes((FORMAT_VERSION, codec)) for codec in Compression}
+
+if HAVE_ORJSON:
+    # Without these flags orjson would silently turn datetimes, dataclasses and str/int/dict/list
+    # subclasses into plain JSON that decodes to something else; with them it refuses, and the
+    # standard library (which refuses the same things) gets the last word.
+    _ORJSON_OPTIONS: Final = (
+        orjson.OPT_PASSTHROUGH_DATETIME
+        | orjson.OPT_PASSTHROUGH_DATACLASS
+        | orjson.OPT_PASSTHROUGH_SUBCLASS
+    )
+
+_local = threading.local()  # zstd contexts are not thread-safe; one pair per thread
+
+
+def encode(
+    generations: Sequence[Generation],
+    *,
+    compression: Compression = DEFAULT_COMPRESSION,
+    fast_json: bool = HAVE_ORJSON,
+) -> bytes:
+    """``generations`` as stored bytes. Raises :class:`EncodeError` if they cannot be stored."""
+    payload = dumps_json(to_plain(generations), fast=fast_json)
+    codec = Compression.NONE
+    if compression is not Compression.NONE and len(payload) > COMPRESSION_THRESHOLD:
+        packed = _compress(payload, compression)
+        if len(packed) < len(payload):
+            payload, codec = packed, compression
+    return _HEADERS[codec] + payload
+
+
+def decode(data: bytes, *, fast_json: bool = HAVE_ORJSON) -> list[Generation]:
+    """The generations in ``data``. Raises :class:`DecodeError` for anything unreadable."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise DecodeError("the stored value is not a blob")
+    data = bytes(data)
+    if len(data) < HEADER_SIZE or not data.startswith(MAGIC):
+        raise DecodeError("the stored value was not written by cassandra-llm-cache")
+    version, codec = data[4], data[5]
+    if version != FORMAT_VERSION:
+        raise DecodeError(f"format version {version} is not supported by this release")
+    payload = _decompress(data[HEADER_SIZE:], codec)
+    return from_plain(loads_json(payload, fast=fast_json))
+
+
+# --- generations <-> plain JSON-able data ------------------------------------------------------
+
+
+def to_plain(generations: Iterable[Generation]) -> list[dict[str, Any]]:
+    """Plain dicts and lists describing ``generations`` (the JSON payload, before dumping)."""
+    value: object = generations
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise EncodeError("the value to cache must be a list of Generation objects")
+    return [_generation_to_plain(generation) for generation in generations]
+
+
+def _generation_to_plain(generation: Generation) -> dict[str, Any]:
+    kind = _GENERATION_NAMES.get(type(generation))
+    if kind is None:
+        raise EncodeError(f"{type(generation).__qualname__} is not a cacheable Generation class")
+    item: dict[str, Any] = {"_": kind}
+    if generation.generation_info is not None:
+        item["generation_info"] = generation.generation_info
+    message: BaseMessage | None = getattr(generation, "message", None)
+    if message is None:
+        item["text"] = generation.text
+        return item
+    message_kind = _MESSAGE_NAMES.get(type(message))
+    if message_kind is None:
+        raise EncodeError(f"{type(message).__qualname__} is not a cacheable message class")
+    fields = dict(message.__dict__)
+    del fields["type"]
+    if message.__pydantic_extra__:
+        fields.update(message.__pydantic_extra__)
+    item["m"] = message_kind
+    item["message"] = fields
+    # A chat generation's text is derived from its message; store it only if it differs.
+    if generation.text != message.text:
+        item["text"] = generation.text
+    return item
+
+
+def from_plain(items: Any) -> list[Generation]:
+    """Rebuild generations from :func:`to_plain` output, instantiating only allow-listed classes."""
+    if type(items) is not list:
+        raise DecodeError("the payload is not a list of generations")
+    try:
+        return [_generation_from_plain(item) for item in items]
+    except DecodeError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+        reason = f"the payload does not describe generations ({type(exc).__name__})"
+        raise DecodeError(reason) from exc
+
+
+def _generation_from_plain(item: Any) -> Generation:
+    if type(item) is not dict:
+        raise DecodeError("a generation is not an object")
+    cls = _GENERATION_CLASSES.get(item.get("_"))  # type: ignore[arg-type]
+    if cls is None:
+        raise DecodeError("unknown generation class")
+    info = item.get("generation_info")
+    if info is not None and type(info) is not dict:
+        raise DecodeError("generation_info is not an object")
+    text = item.get("text")
+    if text is not None and type(text) is not str:
+        raise DecodeError("generation text is not a string")
+    if not issubclass(cls, ChatGeneration):
+        if text is None:
+            raise DecodeError("generation text is missing")
+        return cls.model_construct(text=text, generation_info=info)
+    message_cls = MESSAGE_CLASSES.get(item.get("m"))  # type: ignore[arg-type]
+    if message_cls is None:
+        raise DecodeError("unknown message class")
+    if cls is ChatGenerationChunk and not issubclass(message_cls, BaseMessageChunk):
+        raise DecodeError("a ChatGenerationChunk needs a message chunk")
+    fields = _checked_message_fields(item.get("message"), message_cls)
+    # Values were validated when the message was first built and stored as they came out, so
+    # rebuilding without re-validation (model_construct) returns an equal object, 2-3x faster.
+    message = message_cls.model_construct(**fields)
+    if text is None:
+        content = fields["content"]
+        text = content if type(content) is str else message.text
+    return cls.model_construct(text=text, generation_info=info, message=message)
+
+
+def _checked_message_fields(value: object, message_cls: type[BaseMessage]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise DecodeError("a message is not an object")
+    fields: dict[str, Any] = value
+    known = _MESSAGE_FIELDS[message_cls]
+    if "content" not in fields:
+        raise DecodeError("a message has no content")
+    for key, field_value in fields.items():
+        if type(key) is not str or not key or key[0] == "_" or key == "type":
+            raise DecodeError("a message has an invalid field name")
+        expected = _FIELD_TYPES.get(key)
+        if expected is None or key not in known:
+            continue
+        if not isinstance(field_value, expected):
+            raise DecodeError(f"message field {key!r} has the wrong type")
+        if (
+            key in _LIST_OF_DICTS
+            and isinstance(field_value, list)
+            and any(type(entry) is not dict for entry in field_value)
+        ):
+            raise DecodeError(f"message field {key!r} has the wrong type")
+    content = fields["content"]
+    if type(content) is list and any(type(block) not in (str, dict) for block in content):
+        raise DecodeError("message content blocks must be strings or objects")
+    return fields
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def dumps_json(value: Any, *, fast: bool = HAVE_ORJSON) -> bytes:
+    """``value`` as compact UTF-8 JSON; :class:`EncodeError` if JSON cannot hold it exactly."""
+    if fast and HAVE_ORJSON:
+        try:
+            return orjson.dumps(value, option=_ORJSON_OPTIONS)
+        except TypeError:
+            pass  # lone surrogates, >64-bit ints, or a refusal the standard library confirms
+    try:
+        _require_string_keys(value)
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        reason = "a non-JSON value" if isinstance(exc, TypeError) else type(exc).__name__
+        raise EncodeError(f"the value contains {reason} and cannot be stored as JSON") from exc
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates: ASCII JSON carries them as \u escapes, which decode to the same string.
+        return json.dumps(value, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode(
+            "ascii"
+        )
+
+
+def loads_json(data: bytes, *, fast: bool = HAVE_ORJSON) -> Any:
+    """Parse JSON written by :func:`dumps_json`; :class:`DecodeError` if it is not JSON."""
+    if fast and HAVE_ORJSON:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass  # orjson rejects lone-surrogate escapes, which the standard library accepts
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise DecodeError("the payload is not valid JSON") from exc
+
+
+def _require_string_keys(value: Any) -> None:
+    # The standard library silently turns 1 into "1" as a key; orjson refuses. Refuse here too.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise TypeError("dict keys must be strings")
+                stack.append(child)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+# --- compression ------------------------------------------------------------------------------
+
+
+def _compress(payload: bytes, codec: Compression) -> bytes:
+    if codec is Compression.ZSTD:
+        if not HAVE_ZSTD:
+            raise EncodeError("zstd compression needs the 'zstandard' package")
+        compressor = getattr(_local, "compressor", None)
+        if compressor is None:
+            compressor = _local.compressor = zstandard.ZstdCompressor(
+                level=ZSTD_LEVEL, write_checksum=True
+            )
+        result: bytes = compressor.compress(payload)
+        return result
+    return zlib.compress(payload, ZLIB_LEVEL)
+
+
+def _decompress(payload: bytes, codec: int) -> bytes:
+    if codec == Compression.NONE:
+        return payload
+    if codec == Compression.ZSTD:
+        return _zstd_decompress(payload)
+    if codec == Compression.ZLIB:
+        inflater = zlib.decompressobj()
+        try:
+            data = inflater.decompress(payload, MAX_DECODED_SIZE)
+        except zlib.error as exc:
+            raise DecodeError("the zlib payload is corrupt") from exc
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise DecodeError("the zlib payload is corrupt or too large")
+        return data
+    raise DecodeError(f"unknown compression {codec}")
+
+
+def _zstd_decompress(payload: bytes) -> bytes:
+    if not HAVE_ZSTD:
+        raise DecodeError("the value is zstd-compressed: reading it needs the 'zstandard' package")
+    try:
+        if zstandard.frame_content_size(payload) > MAX_DECODED_SIZE:
+            raise DecodeError("the zstd payload claims to be too large")
+        decompressor = getattr(_local, "decompressor", None)
+        if decompressor is None:
+            decompressor = _local.decompressor = zstandard.ZstdDecompressor()
+        result: bytes = decompressor.decompress(payload, max_output_size=MAX_DECODED_SIZE)
+    except zstandard.ZstdError as exc:
+        raise DecodeError("the zstd payload is corrupt") from exc
+    return result

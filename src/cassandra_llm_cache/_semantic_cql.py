@@ -1,0 +1,212 @@
+"""The semantic cache's table, indexes and statements; vector checks; server errors (pure).
+
+One partition per entry, keyed like the exact cache's (namespace, SHA-256 of the llm_string,
+SHA-256 of the prompt), so an identical prompt is answered by a primary-key read. The vector
+search filters on ``scope``, the hex digest of (namespace, llm_string, prompt context - see
+``_prompt_text``), through an SAI index: the filters are inside the ANN query, so an entry of
+the same model and namespace is never hidden behind a nearer entry of another, and one index
+serves them all. An entry whose prompt has no text to compare has no vector: it is found by
+key only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from typing import TYPE_CHECKING, Final
+
+from cassandra_llm_cache._cql import EXACT_TABLE_OPTIONS, TableInfo, qualified, quote, render
+from cassandra_llm_cache._errors import ConfigurationError, SetupError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from cassandra_llm_cache._similarity import Measure
+
+VECTOR_COLUMN: Final = "embedding"
+SEMANTIC_COLUMNS: Final = {
+    "namespace": "text",
+    "llm_key": "blob",
+    "prompt_key": "blob",
+    "scope": "text",
+    "body": "blob",
+    "guard": "text",
+    "llm_string": "text",
+    "prompt": "text",
+}
+SEMANTIC_PARTITION_KEY: Final = ("namespace", "llm_key", "prompt_key")
+SEMANTIC_TABLE_OPTIONS: Final = (
+    *(option for option in EXACT_TABLE_OPTIONS if not option.startswith("comment")),
+    "comment = 'cassandra-llm-cache semantic cache'",
+)
+MAX_DIMENSION: Final = 8192
+_VECTOR_TYPE: Final = re.compile(r"vector<float,\s*(\d+)>")
+
+NEEDS_CASSANDRA_5: Final = (
+    "needs a server with vector search: Apache Cassandra 5.0+ (vector type and SAI indexes), "
+    "or Astra DB"
+)
+# What servers without vector search answer: Cassandra 4.x to a vector column (a syntax error at
+# the type's "<") and to an SAI index (its "custom indexer class" message). The tests hold the
+# real texts.
+_NO_VECTOR_SUPPORT: Final = (
+    re.compile(r"mismatched input '<' expecting .*vector\s*\[<\]", re.IGNORECASE | re.DOTALL),
+    re.compile(r"Unable to find custom indexer class .*StorageAttachedIndex", re.IGNORECASE),
+)
+
+SEMANTIC_STATEMENTS: Final = {
+    "select": "SELECT body FROM <table> WHERE namespace = ? AND llm_key = ? AND prompt_key = ?",
+    "insert": (
+        "INSERT INTO <table> (namespace, llm_key, prompt_key, scope, embedding, body, guard) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) USING TTL ?"
+    ),
+    "insert_plaintext": (
+        "INSERT INTO <table> (namespace, llm_key, prompt_key, scope, embedding, body, guard, "
+        "llm_string, prompt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?"
+    ),
+    "delete": "DELETE FROM <table> WHERE namespace = ? AND llm_key = ? AND prompt_key = ?",
+    "truncate": "TRUNCATE TABLE <table>",
+    "scan_namespace": "SELECT llm_key, prompt_key FROM <table> WHERE namespace = ? ALLOW FILTERING",
+    "scan_model": (
+        "SELECT prompt_key FROM <table> WHERE namespace = ? AND llm_key = ? ALLOW FILTERING"
+    ),
+}
+_SEARCH: Final = (
+    "SELECT prompt_key, body, guard, prompt, <function>(embedding, ?) FROM <table> "
+    "WHERE scope = ? ORDER BY embedding ANN OF ? LIMIT ?"
+)
+
+
+def vector_index_name(table: str, measure: Measure) -> str:
+    return f"{table}_{VECTOR_COLUMN}_{measure.name}"
+
+
+def scope_index_name(table: str) -> str:
+    return f"{table}_scope"
+
+
+def semantic_table_cql(keyspace: str, table: str, dimension: int) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for a semantic cache with ``dimension``-long vectors."""
+    columns = {**SEMANTIC_COLUMNS, VECTOR_COLUMN: f"vector<float, {dimension}>"}
+    body = ",\n".join(f"    {name} {cql_type}" for name, cql_type in columns.items())
+    options = "\n    AND ".join(SEMANTIC_TABLE_OPTIONS)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {qualified(keyspace, table)} (\n{body},\n"
+        f"    PRIMARY KEY (({', '.join(SEMANTIC_PARTITION_KEY)}))\n) WITH {options}"
+    )
+
+
+def semantic_index_cql(keyspace: str, table: str, measure: Measure) -> list[str]:
+    """The two SAI indexes: the vectors (with the measure's similarity) and the scope."""
+    target = qualified(keyspace, table)
+    vectors = (
+        f"CREATE CUSTOM INDEX IF NOT EXISTS {quote(vector_index_name(table, measure))} "
+        f"ON {target} ({VECTOR_COLUMN}) USING 'StorageAttachedIndex' "
+        f"WITH OPTIONS = {{'similarity_function': '{measure.index_function}'}}"
+    )
+    scopes = (
+        f"CREATE CUSTOM INDEX IF NOT EXISTS {quote(scope_index_name(table))} "
+        f"ON {target} (scope) USING 'StorageAttachedIndex'"
+    )
+    return [vectors, scopes]
+
+
+def semantic_statements(keyspace: str, table: str, measure: Measure) -> dict[str, str]:
+    """Every statement the semantic cache runs, by name."""
+    templates = {
+        **SEMANTIC_STATEMENTS,
+        "search": _SEARCH.replace("<function>", measure.cql_function),
+    }
+    return render(templates, keyspace, table)
+
+
+def table_dimension(info: TableInfo, *, where: str) -> int:
+    """The vector length of an existing semantic-cache table; ConfigurationError if not one."""
+    required = {name: SEMANTIC_COLUMNS[name] for name in (*SEMANTIC_PARTITION_KEY, "scope", "body")}
+    found = _VECTOR_TYPE.fullmatch(info.columns.get(VECTOR_COLUMN, "").replace(" ", ""))
+    if (
+        found is None
+        or info.partition_key != SEMANTIC_PARTITION_KEY
+        or any(info.columns.get(name) != cql_type for name, cql_type in required.items())
+    ):
+        columns = ", ".join(sorted(info.columns))
+        msg = (
+            f"table {where} exists but is not a semantic cache table of this package "
+            f"(columns: {columns}); choose another table_name"
+        )
+        raise ConfigurationError(msg)
+    return int(found.group(1))
+
+
+def check_indexes(info: TableInfo, table: str, measure: Measure, *, where: str) -> None:
+    """Refuse a table whose vector index ranks with another similarity than ``measure``."""
+    wanted = vector_index_name(table, measure)
+    for name, target in info.indexes.items():
+        if target.strip('"') == VECTOR_COLUMN and name != wanted:
+            msg = (
+                f"table {where} already has a vector index ({name!r}) for another similarity "
+                f"measure than {measure.name!r}: one table ranks with one measure; use that "
+                "measure or another table"
+            )
+            raise ConfigurationError(msg)
+
+
+def check_dimension(dimension: object) -> int:
+    if isinstance(dimension, bool) or not isinstance(dimension, int):
+        raise ConfigurationError("embedding_dimension must be an integer")
+    if not 0 < dimension <= MAX_DIMENSION:
+        raise ConfigurationError(f"embedding_dimension must be from 1 to {MAX_DIMENSION}")
+    return dimension
+
+
+def usable_vector(vector: Sequence[float], dimension: int) -> list[float] | None:
+    """``vector`` as floats if the index can take it; None if it is all zeros or not finite.
+
+    A vector of the wrong length is a configuration error (another model than the table's).
+    """
+    if len(vector) != dimension:
+        msg = (
+            f"the embedding returned {len(vector)} numbers but the table holds {dimension}: "
+            "use the embedding model the table was created with, or another table"
+        )
+        raise ConfigurationError(msg)
+    values = [float(x) for x in vector]
+    if not all(math.isfinite(x) for x in values) or not any(values):
+        return None
+    return values
+
+
+def scope(namespace: str, llm_key: bytes, context: str = "") -> str:
+    """The ANN filter value: the hex digest of (namespace, llm_string's key, prompt context)."""
+    digest = hashlib.sha256(namespace.encode("utf-8", "surrogatepass"))
+    digest.update(b"\x00" + llm_key + b"\x00")
+    digest.update(hashlib.sha256(context.encode("utf-8", "surrogatepass")).digest())
+    return digest.hexdigest()
+
+
+def document_id(prompt_key: bytes, llm_key: bytes) -> str:
+    """A hit's id, as ``lookup_with_id`` returns it: ``<prompt key>-<llm key>`` in hex."""
+    return f"{prompt_key.hex()}-{llm_key.hex()}"
+
+
+def parse_document_id(value: object) -> tuple[bytes, bytes]:
+    """(prompt_key, llm_key) of a ``document_id``; ConfigurationError if it is not one."""
+    if isinstance(value, str):
+        prompt_hex, _, llm_hex = value.partition("-")
+        try:
+            prompt_key, llm_key = bytes.fromhex(prompt_hex), bytes.fromhex(llm_hex)
+        except ValueError:
+            pass
+        else:
+            if len(prompt_key) == len(llm_key) == hashlib.sha256().digest_size:
+                return prompt_key, llm_key
+    raise ConfigurationError("not a document id of this cache (expected '<64 hex>-<64 hex>')")
+
+
+def explain_setup_failure(error: BaseException) -> SetupError | None:
+    """A clear error for a server without vector search; None for any other failure."""
+    text = str(error)
+    if any(pattern.search(text) for pattern in _NO_VECTOR_SUPPORT):
+        return SetupError(f"the semantic cache {NEEDS_CASSANDRA_5}; the server answered: {text}")
+    return None

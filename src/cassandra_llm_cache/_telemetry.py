@@ -1,0 +1,226 @@
+"""OpenTelemetry metrics and spans for cache operations (used only if ``opentelemetry-api`` is).
+
+Install the ``otel`` extra (``pip install "cassandra-llm-cache[otel]"``) and configure an SDK as
+usual; until an SDK is configured the API's no-op providers make this nearly free. Names follow
+OpenTelemetry's database semantic conventions where they fit:
+
+- metric ``db.client.operation.duration`` (histogram, seconds), one per cache operation, with
+  ``db.system.name="cassandra"``, ``db.namespace`` (keyspace), ``db.collection.name`` (table),
+  ``db.operation.name`` (the CQL verb: ``SELECT``, ``INSERT``, ``DELETE``, ``TRUNCATE``),
+  ``error.type`` when it failed, and this package's ``cassandra_llm_cache.operation``
+  (``lookup``, ``update``, ``delete``, ``clear``) and ``cassandra_llm_cache.result`` (``hit``,
+  ``miss``, ``stored``, ``skipped``, ``done``, ``error``);
+- counters ``cassandra_llm_cache.lookups`` (with ``cassandra_llm_cache.result`` = hit or miss),
+  ``cassandra_llm_cache.writes``, ``cassandra_llm_cache.errors`` (with ``error.type``),
+  ``cassandra_llm_cache.bytes.read`` and ``cassandra_llm_cache.bytes.written`` (stored value
+  sizes) and ``cassandra_llm_cache.tokens.saved`` (tokens of the cached responses served);
+- one CLIENT span per operation, named ``"{db.operation.name} {db.collection.name}"`` with the
+  same attributes. Spans are recorded when the operation ends, with its real start time, as
+  children of the span current at that moment.
+
+Nothing recorded carries a prompt, a response, a key or a credential.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from cassandra_llm_cache._errors import ConfigurationError
+from cassandra_llm_cache._version import __version__
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
+INSTRUMENTATION_NAME: Final = "cassandra_llm_cache"
+DURATION_METRIC: Final = "db.client.operation.duration"
+# The buckets the database semantic conventions recommend for operation durations.
+DURATION_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
+
+CQL_VERBS: Final[Mapping[str, str]] = {
+    "lookup": "SELECT",
+    "update": "INSERT",
+    "delete": "DELETE",
+    "clear": "TRUNCATE",
+}
+
+OPERATION_ATTRIBUTE: Final = "cassandra_llm_cache.operation"
+RESULT_ATTRIBUTE: Final = "cassandra_llm_cache.result"
+
+
+def available() -> bool:
+    """Is ``opentelemetry-api`` installed?"""
+    return importlib.util.find_spec("opentelemetry") is not None and (
+        importlib.util.find_spec("opentelemetry.metrics") is not None
+    )
+
+
+class Instruments:
+    """The instruments of one cache (one keyspace and table)."""
+
+    __slots__ = (
+        "_attributes",
+        "_bytes_read",
+        "_bytes_written",
+        "_duration",
+        "_errors",
+        "_lookups",
+        "_span_kind",
+        "_status_error",
+        "_table",
+        "_tokens_saved",
+        "_tracer",
+        "_writes",
+    )
+
+    def __init__(
+        self,
+        keyspace: str,
+        table: str,
+        *,
+        meter_provider: MeterProvider | None = None,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
+        from opentelemetry import metrics, trace
+
+        # Default: the global providers (the API's proxies until an SDK is configured).
+        meter = metrics.get_meter(INSTRUMENTATION_NAME, __version__, meter_provider)
+        self._tracer = trace.get_tracer(
+            INSTRUMENTATION_NAME, __version__, tracer_provider=tracer_provider
+        )
+        self._span_kind = trace.SpanKind.CLIENT
+        self._status_error = trace.StatusCode.ERROR
+        self._table = table
+        self._attributes: dict[str, str] = {
+            "db.system.name": "cassandra",
+            "db.namespace": keyspace,
+            "db.collection.name": table,
+        }
+        self._duration = meter.create_histogram(
+            DURATION_METRIC,
+            unit="s",
+            description="Duration of cache operations on Cassandra.",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._lookups = meter.create_counter(
+            "cassandra_llm_cache.lookups", unit="{lookup}", description="Cache lookups."
+        )
+        self._writes = meter.create_counter(
+            "cassandra_llm_cache.writes", unit="{write}", description="Entries stored."
+        )
+        self._errors = meter.create_counter(
+            "cassandra_llm_cache.errors", unit="{error}", description="Failed cache operations."
+        )
+        self._bytes_read = meter.create_counter(
+            "cassandra_llm_cache.bytes.read", unit="By", description="Stored value bytes read."
+        )
+        self._bytes_written = meter.create_counter(
+            "cassandra_llm_cache.bytes.written", unit="By", description="Value bytes written."
+        )
+        self._tokens_saved = meter.create_counter(
+            "cassandra_llm_cache.tokens.saved",
+            unit="{token}",
+            description="Tokens of the cached responses served (as reported by the model).",
+        )
+
+    def __repr__(self) -> str:
+        return f"Instruments(table={self._table!r})"
+
+    def record(
+        self,
+        operation: str,
+        seconds: float,
+        *,
+        result: str,
+        nbytes: int = 0,
+        tokens: int = 0,
+        error_type: str | None = None,
+    ) -> None:
+        """Record one finished operation that took ``seconds``."""
+        verb = CQL_VERBS.get(operation, operation.upper())
+        attributes = {
+            **self._attributes,
+            "db.operation.name": verb,
+            OPERATION_ATTRIBUTE: operation,
+            RESULT_ATTRIBUTE: result,
+        }
+        if error_type is not None:
+            attributes["error.type"] = error_type
+        self._duration.record(seconds, attributes)
+        if operation == "lookup" and result in {"hit", "miss"}:
+            self._lookups.add(1, {**self._attributes, RESULT_ATTRIBUTE: result})
+        if result == "stored":
+            self._writes.add(1, self._attributes)
+        if error_type is not None:
+            self._errors.add(
+                1, {**self._attributes, OPERATION_ATTRIBUTE: operation, "error.type": error_type}
+            )
+        if nbytes:
+            counter = self._bytes_read if operation == "lookup" else self._bytes_written
+            counter.add(nbytes, self._attributes)
+        if tokens:
+            self._tokens_saved.add(tokens, self._attributes)
+        self._span(verb, seconds, attributes, error_type)
+
+    def _span(
+        self, verb: str, seconds: float, attributes: dict[str, str], error_type: str | None
+    ) -> None:
+        end = time.time_ns()
+        span = self._tracer.start_span(
+            f"{verb} {self._table}",
+            kind=self._span_kind,
+            attributes=attributes,
+            start_time=end - int(seconds * 1e9),
+        )
+        if error_type is not None:
+            from opentelemetry.trace import Status
+
+            span.set_status(Status(self._status_error, error_type))
+        span.end(end_time=end)
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """Where a cache sends its OpenTelemetry data (``telemetry=Telemetry(...)``).
+
+    Unset providers mean the global ones (``opentelemetry.metrics.set_meter_provider`` and
+    ``opentelemetry.trace.set_tracer_provider``). ``telemetry=True`` is ``Telemetry()``.
+    """
+
+    meter_provider: MeterProvider | None = None
+    tracer_provider: TracerProvider | None = None
+
+
+TelemetryOption = bool | Telemetry | None
+"""The ``telemetry`` argument of the caches."""
+
+
+def create(keyspace: str, table: str, *, option: object) -> Instruments | None:
+    """Instruments for a cache, or ``None``.
+
+    ``None`` (the default): global providers if ``opentelemetry-api`` is installed, else nothing.
+    ``False``: nothing. ``True`` or a :class:`Telemetry`: instruments, and a
+    :class:`ConfigurationError` if the package is missing.
+    """
+    if option is False:
+        return None
+    if option is not None and option is not True and not isinstance(option, Telemetry):
+        msg = f"telemetry must be None, True, False or a Telemetry, not {type(option).__name__}"
+        raise ConfigurationError(msg)
+    if not available():
+        if option is None:
+            return None
+        msg = 'telemetry needs opentelemetry-api: pip install "cassandra-llm-cache[otel]"'
+        raise ConfigurationError(msg)
+    chosen = option if isinstance(option, Telemetry) else Telemetry()
+    return Instruments(
+        keyspace,
+        table,
+        meter_provider=chosen.meter_provider,
+        tracer_provider=chosen.tracer_provider,
+    )

@@ -1,0 +1,595 @@
+"""The data commands of the CLI: schema, stats, inspect, clear, delete, export, import, migrate.
+
+Each ``run_<command>(args)`` returns the exit code (0 success, 1 failure); errors are raised as
+:class:`CassandraLLMCacheError` and printed by ``cli.main``. Data goes to stdout (``--json`` for
+machine-readable output); progress and summaries go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cassandra_llm_cache._errors import CacheOperationError, ConfigurationError
+from cassandra_llm_cache.admin._connect import connected, keyspace_and_table
+
+if TYPE_CHECKING:
+    import argparse
+
+    from cassandra.cluster import Session
+
+    from cassandra_llm_cache.admin._records import EntryRecord
+    from cassandra_llm_cache.admin._tables import TableDescription
+    from cassandra_llm_cache.admin._writer import EntryWriter
+
+EXACT_COUNT_LIMIT = 200_000
+"""Tables estimated below this many entries are counted exactly by ``stats``."""
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False))
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+def _read_text(value: str | None, path: str | None, what: str) -> str | None:
+    if path is not None:
+        try:
+            return Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read the {what} file: {exc}") from None
+    return value
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    from cassandra_llm_cache import CassandraCache
+    from cassandra_llm_cache.admin._options import EXACT_TABLE, SEMANTIC_TABLE
+
+    args.table = args.table or (SEMANTIC_TABLE if args.semantic else EXACT_TABLE)
+    keyspace, table = keyspace_and_table(args)
+    replication = _replication(args.replication)
+    if args.semantic:
+        from cassandra_llm_cache import CassandraSemanticCache
+
+        if args.dimension is None:
+            raise ConfigurationError("--semantic needs --dimension (the embedding's vector length)")
+        ddl = CassandraSemanticCache.schema_cql(
+            keyspace,
+            table,
+            embedding_dimension=args.dimension,
+            similarity_measure=args.similarity,
+            keyspace_replication=replication,
+        )
+    else:
+        ddl = CassandraCache.schema_cql(keyspace, table, keyspace_replication=replication)
+    if args.json:
+        statements = [part.strip() for part in ddl.split(";") if part.strip()]
+        _print_json({"keyspace": keyspace, "table": table, "statements": statements})
+    else:
+        print(ddl, end="")
+    return 0
+
+
+def _replication(text: str | None) -> dict[str, object] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ConfigurationError(
+            '--replication must be JSON, e.g. \'{"class": "SimpleStrategy", '
+            '"replication_factor": 1}\''
+        ) from None
+    if not isinstance(value, dict):
+        raise ConfigurationError("--replication must be a JSON object")
+    return value
+
+
+# --- stats ------------------------------------------------------------------------------------
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from cassandra_llm_cache.admin import _tables
+
+    keyspace, table = keyspace_and_table(args)
+    with connected(args) as session:
+        description = _tables.describe(session, keyspace, table)
+        size = _tables.size_estimate(session, keyspace, table)
+        ttls = _tables.ttl_sample(description, session)
+        exact = None
+        if args.count or size.partitions < EXACT_COUNT_LIMIT:
+            exact = _tables.count_entries(session, description, concurrency=args.concurrency)
+    report = {
+        "keyspace": keyspace,
+        "table": table,
+        "kind": description.kind.value,
+        "key_hash": description.key_hash.value,
+        "entries": exact if exact is not None else size.partitions,
+        "entries_counted": exact is not None,
+        "entries_estimate": size.partitions,
+        "mean_entry_bytes": size.mean_partition_bytes,
+        "disk_bytes": size.disk_bytes,
+        "ttl_sample": asdict(ttls),
+        "options": description.options,
+    }
+    if args.json:
+        _print_json(report)
+    else:
+        _print_stats(report)
+    return 0
+
+
+def _megabytes(size: int | None) -> str:
+    return "unavailable" if size is None else f"{size / 1e6:,.1f} MB"
+
+
+_DAY = 86_400
+_HOUR = 3600
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds >= _DAY:
+        return f"{seconds / _DAY:.1f} d"
+    if seconds >= _HOUR:
+        return f"{seconds / _HOUR:.1f} h"
+    return f"{seconds} s"
+
+
+def _print_stats(report: dict[str, Any]) -> None:
+    counted = "counted" if report["entries_counted"] else "estimated"
+    sample = report["ttl_sample"]
+    options = report["options"]
+    default_ttl = options.get("default_time_to_live") or 0
+    lines = [
+        f"table        {report['keyspace']}.{report['table']}",
+        f"kind         {report['kind']} cache ({report['key_hash']} keys)",
+        (
+            f"entries      {report['entries']:,} ({counted}; nodes' estimate "
+            f"{report['entries_estimate']:,})"
+        ),
+        (
+            f"disk         {_megabytes(report['disk_bytes'])} (SSTables of all replicas; recent "
+            "writes still in memory are not counted)"
+        ),
+        f"mean entry   {report['mean_entry_bytes']:,} bytes (estimate)",
+        (
+            f"TTL          {sample['with_ttl']} of {sample['sampled']} sampled entries expire; "
+            f"remaining min {_duration(sample['min_seconds'])}, median "
+            f"{_duration(sample['median_seconds'])}, max {_duration(sample['max_seconds'])}"
+        ),
+        f"table TTL    default_time_to_live = {default_ttl} (the caches set a TTL per entry)",
+        "options",
+    ]
+    lines += [f"  {name} = {json.dumps(value)}" for name, value in options.items()]
+    print("\n".join(lines))
+
+
+# --- inspect and delete -----------------------------------------------------------------------
+
+
+def _entry_keys(args: argparse.Namespace, description: TableDescription) -> tuple[bytes, bytes]:
+    """(llm_key, prompt_key) from --id or from the prompt and model string."""
+    if args.id is not None:
+        prompt_hex, _, llm_hex = args.id.partition("-")
+        size = description.key_hash.digest_size
+        try:
+            prompt_key, llm_key = bytes.fromhex(prompt_hex), bytes.fromhex(llm_hex)
+        except ValueError:
+            prompt_key = llm_key = b""
+        if len(prompt_key) != size or len(llm_key) != size:
+            msg = (
+                f"--id must be '<prompt key>-<model key>': two {description.key_hash.value} "
+                f"digests of {size * 2} hex digits (as `export` and `inspect` show them)"
+            )
+            raise ConfigurationError(msg)
+        return llm_key, prompt_key
+    prompt = _read_text(args.prompt, args.prompt_file, "prompt")
+    llm_string = _read_text(args.llm_string, args.llm_string_file, "llm_string")
+    if prompt is None or llm_string is None:
+        raise ConfigurationError("give --id, or a prompt and an llm_string (text or file)")
+    digest = description.key_hash.digest
+    return digest(llm_string), digest(prompt)
+
+
+def _point_read(
+    session: Session, description: TableDescription, namespace: str, keys: tuple[bytes, bytes]
+) -> EntryRecord | None:
+    from cassandra_llm_cache.admin._rows import (
+        UnreadableRowError,
+        point_cql,
+        point_values,
+        record_from_row,
+    )
+
+    rows = list(
+        session.execute(
+            session.prepare(point_cql(description)),
+            point_values(description, namespace, *keys),
+            timeout=20,
+        )
+    )
+    if not rows:
+        return None
+    try:
+        return record_from_row(description, rows[0], int(time.time()))
+    except UnreadableRowError as exc:
+        raise CacheOperationError(f"the entry exists but cannot be read: {exc}") from None
+
+
+def _check_namespace(description: TableDescription, namespace: str) -> None:
+    from cassandra_llm_cache.admin._tables import TableKind
+
+    if namespace and description.kind is TableKind.LEGACY:
+        raise ConfigurationError("a legacy (langchain_community) table has no namespaces")
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from cassandra_llm_cache.admin import _tables
+
+    keyspace, table = keyspace_and_table(args)
+    with connected(args) as session:
+        description = _tables.describe(session, keyspace, table)
+        _check_namespace(description, args.namespace)
+        keys = _entry_keys(args, description)
+        record = _point_read(session, description, args.namespace, keys)
+    if record is None:
+        _stderr(f"no entry with these keys in {keyspace}.{table} (namespace {args.namespace!r})")
+        return 1
+    if args.json:
+        _print_json(record.to_json())
+        return 0
+    _print_entry(record)
+    return 0
+
+
+def _print_entry(record: EntryRecord) -> None:
+    expires = (
+        "never"
+        if record.expires_at is None
+        else f"{_iso(record.expires_at)} (in {_duration(int(record.expires_at - time.time()))})"
+    )
+    written = "-" if record.written_at is None else _iso(record.written_at / 1e6)
+    lines = [
+        f"id           {record.prompt_key.hex()}-{record.llm_key.hex()}",
+        f"namespace    {record.namespace!r}",
+        f"keys         {record.key_hash.value}",
+        f"written      {written}",
+        f"expires      {expires}",
+    ]
+    if record.llm_string is not None:
+        lines.append(f"llm_string   {record.llm_string}")
+    if record.prompt is not None:
+        lines.append(f"prompt       {record.prompt}")
+    if record.embedding is not None:
+        lines.append(f"embedding    {len(record.embedding)} dimensions")
+    lines.append(f"generations  {len(record.value)}")
+    print("\n".join(lines))
+    print(json.dumps(record.value, indent=2, ensure_ascii=False))
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    from cassandra_llm_cache.admin import _tables
+    from cassandra_llm_cache.admin._rows import delete_cql, point_values
+
+    keyspace, table = keyspace_and_table(args)
+    with connected(args) as session:
+        description = _tables.describe(session, keyspace, table)
+        _check_namespace(description, args.namespace)
+        keys = _entry_keys(args, description)
+        existed = _point_read(session, description, args.namespace, keys) is not None
+        if existed:
+            session.execute(
+                session.prepare(delete_cql(description)),
+                point_values(description, args.namespace, *keys),
+                timeout=20,
+            )
+    if args.json:
+        _print_json({"deleted": existed})
+    else:
+        print("deleted 1 entry" if existed else "no such entry: nothing deleted")
+    return 0
+
+
+# --- clear ------------------------------------------------------------------------------------
+
+
+def _confirm(question: str, assume_yes: bool) -> bool:
+    if assume_yes:
+        return True
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline()
+    except (OSError, ValueError):
+        answer = ""
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def run_clear(args: argparse.Namespace) -> int:
+    from cassandra_llm_cache.admin import _tables
+
+    keyspace, table = keyspace_and_table(args)
+    if args.namespace is not None and not args.namespace:
+        raise ConfigurationError("--namespace must not be empty (omit it to clear everything)")
+    with connected(args) as session:
+        description = _tables.describe(session, keyspace, table)
+        _check_namespace(description, args.namespace or "")
+        if args.llm_string is not None:
+            what = f"the entries of one model in {description.where}"
+            if args.namespace:
+                what += f", namespace {args.namespace!r}"
+        elif args.namespace:
+            what = f"every entry of namespace {args.namespace!r} in {description.where}"
+        else:
+            what = f"every entry of {description.where} (TRUNCATE)"
+        if not _confirm(f"Delete {what}?", args.yes):
+            _stderr("aborted: nothing deleted")
+            return 1
+        cache = _cache_for(session, description, args.namespace or "")
+        if args.llm_string is not None:
+            cache.clear(llm_string=args.llm_string)
+        else:
+            cache.clear()
+    _stderr(f"deleted {what}")
+    return 0
+
+
+def _cache_for(session: Session, description: TableDescription, namespace: str) -> Any:
+    """A cache object over the existing table (no DDL), to reuse its clears."""
+    from cassandra_llm_cache import CassandraCache, SetupMode
+    from cassandra_llm_cache.admin._tables import TableKind
+
+    if description.kind is TableKind.SEMANTIC:
+        from cassandra_llm_cache import CassandraSemanticCache
+        from cassandra_llm_cache._semantic_cql import table_dimension
+
+        return CassandraSemanticCache(
+            session,
+            description.keyspace,
+            _no_embeddings(),
+            description.table,
+            setup_mode=SetupMode.OFF,
+            embedding_dimension=table_dimension(description.info, where=description.where),
+            namespace=namespace,
+        )
+    return CassandraCache(
+        session,
+        description.keyspace,
+        description.table,
+        setup_mode=SetupMode.OFF,
+        namespace=namespace,
+    )
+
+
+def _no_embeddings() -> Any:
+    """An embedding that refuses to embed: the CLI's semantic-cache objects only clear."""
+    from langchain_core.embeddings import Embeddings
+
+    class NoEmbeddings(Embeddings):
+        def embed_query(self, text: str) -> list[float]:
+            raise CacheOperationError(f"the CLI does not embed ({len(text)} characters)")
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            raise CacheOperationError(f"the CLI does not embed ({len(texts)} texts)")
+
+    return NoEmbeddings()
+
+
+# --- export, import, migrate ------------------------------------------------------------------
+
+
+def _progress(label: str, total: float | None, unit: str, quiet: bool) -> Any:
+    from cassandra_llm_cache.admin._progress import Progress
+
+    def describe(done: float, seconds: float) -> str:
+        if unit == "bytes":
+            rate = done / seconds / 1e6 if seconds > 0 else 0.0
+            return f"{done / 1e6:,.1f} MB read, {rate:,.1f} MB/s"
+        return f"{done:,.0f}/{total:,.0f} token ranges, {seconds:.1f} s"
+
+    return Progress(label, total, describe=describe, enabled=not quiet)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from cassandra_llm_cache.admin import _export, _tables
+
+    keyspace, table = keyspace_and_table(args)
+    output = Path(args.output)
+    began = time.monotonic()
+    with connected(args) as session:
+        description = _tables.describe(session, keyspace, table)
+        splits = args.splits or _export.default_splits(
+            _tables.size_estimate(session, keyspace, table).partitions
+        )
+        progress = _progress("export", splits, "ranges", args.quiet)
+        counts = _export.export_table(
+            session,
+            description,
+            output,
+            splits=splits,
+            concurrency=args.concurrency,
+            resume=args.resume,
+            namespace=args.namespace,
+            progress=progress,
+        )
+    seconds = time.monotonic() - began
+    summary = f"{counts.exported:,} entries exported to {output} in {seconds:.1f} s"
+    if counts.unreadable:
+        summary += f"; {counts.unreadable:,} unreadable entries skipped"
+    progress.close(summary)
+    if args.json:
+        _print_json({**asdict(counts), "output": str(output), "seconds": round(seconds, 3)})
+    return 0
+
+
+def _target(
+    session: Session,
+    keyspace: str,
+    table: str,
+    *,
+    create: bool,
+    layout: str,
+    key_hash: str,
+    sample: EntryRecord | None,
+) -> TableDescription:
+    """The target table, created (with the layout and key hash asked for) if missing."""
+    from cassandra_llm_cache.admin import _tables
+
+    try:
+        return _tables.describe(session, keyspace, table)
+    except ConfigurationError as exc:
+        if not create or "does not exist" not in str(exc) or "keyspace" in str(exc).split()[0]:
+            raise
+    if key_hash == "auto":
+        key_hash = sample.key_hash.value if sample is not None else "sha256"
+    for statement in _tables.create_table_cql(keyspace, table, layout=layout, key_hash=key_hash):
+        session.execute(statement, timeout=60)
+    _stderr(f"created {keyspace}.{table} ({layout} layout, {key_hash} keys)")
+    return _tables.describe(session, keyspace, table)
+
+
+def _writer(session: Session, target: TableDescription, args: argparse.Namespace) -> EntryWriter:
+    from cassandra_llm_cache._connection import cache_profile
+    from cassandra_llm_cache.admin._writer import EntryWriter
+
+    return EntryWriter(
+        session,
+        target,
+        profile=cache_profile(session),
+        ttl=args.ttl,
+        namespace=args.to_namespace,
+        preserve_writetime=args.preserve_writetime,
+        concurrency=args.concurrency,
+    )
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from cassandra_llm_cache.admin import _import
+
+    keyspace, table = keyspace_and_table(args)
+    source = Path(args.input)
+    if not source.is_file():
+        raise ConfigurationError(f"no such file: {source}")
+    began = time.monotonic()
+    with connected(args) as session:
+        target = _target(
+            session,
+            keyspace,
+            table,
+            create=args.create,
+            layout=args.layout,
+            key_hash=args.key_hash,
+            sample=_import.first_record(source),
+        )
+        writer = _writer(session, target, args)
+        progress = _progress("import", source.stat().st_size, "bytes", args.quiet)
+        counts = _import.import_file(
+            source,
+            writer,
+            checkpoint_file=_import.checkpoint_path(source, keyspace, table),
+            resume=args.resume,
+            progress=progress,
+        )
+    seconds = time.monotonic() - began
+    progress.close(f"{writer.counts.summary()} in {seconds:.1f} s")
+    if args.json:
+        _print_json(
+            {
+                "written": writer.counts.written,
+                "skipped": dict(writer.counts.skipped),
+                "lines": counts.lines,
+                "resumed_lines": counts.resumed_lines,
+                "malformed_lines": counts.malformed,
+                "seconds": round(seconds, 3),
+            }
+        )
+    if writer.counts.skipped.get("needs texts"):
+        _stderr(
+            "some entries are keyed with another hash than the target table and carry no "
+            "plaintext prompt to re-key them: import them into a table with the same key hash "
+            "(--key-hash)"
+        )
+    if counts.malformed:
+        _stderr(f"error: {_import.malformed_message(counts)}")
+        return 1
+    return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from cassandra_llm_cache._cql import identifier
+    from cassandra_llm_cache.admin import _export, _tables
+
+    keyspace, table = keyspace_and_table(args)
+    to_keyspace = identifier(args.to_keyspace or keyspace, "keyspace name")
+    to_table = identifier(args.to_table, "table name")
+    if (to_keyspace, to_table) == (keyspace, table):
+        raise ConfigurationError("the target table must differ from the source table")
+    checkpoint = Path(
+        args.checkpoint or f"migrate-{keyspace}.{table}-to-{to_keyspace}.{to_table}.checkpoint"
+    )
+    began = time.monotonic()
+    with connected(args) as session:
+        source = _tables.describe(session, keyspace, table)
+        target = _target(
+            session,
+            to_keyspace,
+            to_table,
+            create=True,
+            layout=args.layout,
+            key_hash=args.key_hash,
+            sample=None if args.key_hash != "auto" else _sample_of(source),
+        )
+        writer = _writer(session, target, args)
+        splits = args.splits or _export.default_splits(
+            _tables.size_estimate(session, keyspace, table).partitions
+        )
+        progress = _progress("migrate", splits, "ranges", args.quiet)
+        counts = _export.migrate_table(
+            session,
+            source,
+            writer,
+            splits=splits,
+            checkpoint_file=checkpoint,
+            concurrency=args.concurrency,
+            resume=args.resume,
+            namespace=args.namespace,
+            progress=progress,
+        )
+    seconds = time.monotonic() - began
+    progress.close(f"{writer.counts.summary()} in {seconds:.1f} s")
+    if counts.unreadable:
+        _stderr(f"{counts.unreadable:,} unreadable entries of {source.where} were not migrated")
+    if args.json:
+        _print_json(
+            {
+                "source": source.where,
+                "target": target.where,
+                "written": writer.counts.written,
+                "skipped": dict(writer.counts.skipped),
+                "unreadable": counts.unreadable,
+                "seconds": round(seconds, 3),
+            }
+        )
+    return 0
+
+
+def _sample_of(source: TableDescription) -> EntryRecord | None:
+    """A stand-in record carrying only the source's key hash (to choose the target's)."""
+    from cassandra_llm_cache.admin._records import EntryRecord
+
+    return EntryRecord("", source.key_hash, b"", b"", [])

@@ -1,0 +1,3 @@
+from cassandra_llm_cache.bench import main
+
+raise SystemExit(main())

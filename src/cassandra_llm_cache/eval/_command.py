@@ -1,0 +1,91 @@
+"""``cassandra-llm-cache eval-semantic``: run the evaluation, write the report."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+
+    from cassandra_llm_cache.eval._runner import RunResult
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Evaluate on the node, write ``semantic-quality.md``/``.png`` to ``args.output``."""
+    from cassandra_llm_cache.bench._node import connected
+    from cassandra_llm_cache.embeddings import LOCAL_EMBEDDINGS_SCORE_THRESHOLD, LocalEmbeddings
+    from cassandra_llm_cache.eval import _report, _runner
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"eval-semantic: {message}", file=sys.stderr, flush=True)
+
+    points = args.contact_points.split(",") if args.contact_points else None
+    embedding = LocalEmbeddings()
+    try:
+        with connected(points, args.port, args.keyspace) as node:
+            result = _runner.run(
+                node.session,
+                args.keyspace,
+                embedding,
+                limit=args.limit,
+                limit_per_kind=args.limit_per_kind,
+                candidates=args.candidates,
+                latency_samples=args.latency_samples,
+                keep_table=args.keep_table,
+                progress=progress,
+            )
+    finally:
+        embedding.close()
+    outcomes, chosen = _report.analyse(result)
+    print(summary(result, chosen, LOCAL_EMBEDDINGS_SCORE_THRESHOLD))
+    if not args.no_write:
+        args.output.mkdir(parents=True, exist_ok=True)
+        markdown = args.output / "semantic-quality.md"
+        picture = args.output / "semantic-quality.png"
+        default = LOCAL_EMBEDDINGS_SCORE_THRESHOLD
+        markdown.write_text(
+            _report.render(result, outcomes, chosen, default=default, plot_name=picture.name),
+            encoding="utf-8",
+        )
+        _report.plot(outcomes, picture, default=default)
+        print(f"wrote {markdown} and {picture}")
+    return 0
+
+
+def summary(result: RunResult, chosen: float | None, default: float) -> str:
+    """A few lines for the terminal."""
+    from cassandra_llm_cache.eval._metrics import outcome
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f}%"
+
+    lines = [f"threshold {default:.3f} (recommended by this run: {chosen})"]
+    for guard in (False, True):
+        para = outcome(result.probes, "paraphrase", default, guard=guard)
+        negatives = outcome(result.probes, "hard-negative", default, guard=guard)
+        holdout = outcome(result.probes, "holdout-hard-negative", default, guard=guard)
+        lines.append(
+            f"  guard {'on ' if guard else 'off'}: paraphrase P {pct(para.precision)} "
+            f"R {pct(para.recall)}; hard-negative false hits {pct(negatives.false_hit_rate)} "
+            f"(hold-out {pct(holdout.false_hit_rate)})"
+        )
+    cold, warm = result.lookup_with_embedding, result.lookup_from_memo
+    lines.append(
+        f"  embedding {result.embeddings_per_second:.1f}/s; lookup p50/p99 "
+        f"{1000 * cold.p50:.1f}/{1000 * cold.p99:.1f} ms "
+        f"(from memo {1000 * warm.p50:.1f}/{1000 * warm.p99:.1f} ms)"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cassandra_llm_cache.eval``."""
+    import argparse
+
+    from cassandra_llm_cache.eval._options import add_arguments
+
+    parser = argparse.ArgumentParser(prog="cassandra-llm-cache eval-semantic")
+    add_arguments(parser)
+    return run_command(parser.parse_args(argv))

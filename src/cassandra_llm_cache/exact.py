@@ -1,0 +1,481 @@
+"""``CassandraCache``: the exact-match LLM cache, a drop-in for LangChain's.
+
+A thin shell: keys (``_keys``), values (``_codec``/``_legacy``), statements (``_cql``) and setup
+(``_setup``) are built elsewhere; the sync and async methods differ only in the driver call,
+made through ``_store``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+from cassandra.cluster import EXEC_PROFILE_DEFAULT
+from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
+from typing_extensions import override
+
+from cassandra_llm_cache import _codec
+from cassandra_llm_cache._codec import DecodeError, EncodeError
+from cassandra_llm_cache._connection import cache_profile, resolve_session
+from cassandra_llm_cache._cql import (
+    Layout,
+    TableInfo,
+    create_keyspace_cql,
+    detect_exact_layout,
+    exact_statements,
+    exact_table_cql,
+    identifier,
+    legacy_statements,
+    uses_md5_keys,
+)
+from cassandra_llm_cache._errors import ConfigurationError
+from cassandra_llm_cache._keys import langchain_cache_key, md5_key, sha256_key
+from cassandra_llm_cache._legacy import LegacyLayout
+from cassandra_llm_cache._setup import Ready, Setup, SetupMode, resolve_setup_mode
+from cassandra_llm_cache._stats import CacheStats, StatsRecorder
+from cassandra_llm_cache._store import ClearPlan, Store, first_value, row_values
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from cassandra.cluster import Session
+    from cassandra.query import PreparedStatement
+    from langchain_core.language_models import BaseLanguageModel, LanguageModelInput
+    from langchain_core.outputs import Generation
+    from langchain_core.runnables import RunnableBinding
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_TABLE_NAME: Final = "langchain_llm_cache"
+MAX_TTL_SECONDS: Final = 630_720_000
+"""Cassandra's longest TTL (20 years)."""
+MAX_NAMESPACE_LENGTH: Final = 256
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_UNSET: Final = _Unset()
+
+
+class CassandraCache(BaseCache):
+    """An exact-match LLM cache in an Apache Cassandra (or Astra DB) table.
+
+    Arguments, names, defaults and positions are those of
+    ``langchain_community.cache.CassandraCache``; the options after them are keyword-only.
+
+    Args:
+        session: an open ``cassandra.cluster.Session``; default: the one set with
+            :func:`cassandra_llm_cache.init` (or ``cassio.init``).
+        keyspace: the keyspace of the table; default: from ``init``, then the session's own.
+        table_name: the table. If it exists with the legacy layout (written by
+            ``langchain_community``'s class) it is served in place, both ways compatible.
+        ttl_seconds: entries expire this many seconds after being written (``None``: never).
+            ``update``/``aupdate`` take a per-call ``ttl_seconds`` too.
+        skip_provisioning: deprecated; ``True`` means ``setup_mode=SetupMode.OFF``.
+        setup_mode: ``SYNC`` creates the table (``IF NOT EXISTS``) before returning; ``ASYNC``
+            does it in the background, never blocking (calls wait for it); ``OFF`` runs no DDL.
+        namespace: entries of different namespaces never see each other (it is part of the
+            partition key). ``clear()`` empties only this namespace, unless it is ``""``.
+        store_plaintext: also store the prompt and llm_string in plain text, for inspection
+            (off: only their SHA-256 digests are stored).
+        keyspace_replication: if the keyspace does not exist, create it with this replication
+            map, e.g. ``{"class": "NetworkTopologyStrategy", "dc1": 3}``. Without it, a missing
+            keyspace is an error.
+        execution_profile: the session's execution profile (name or object) the cache copies
+            for its requests (consistency, timeouts, load balancing); default: the default one.
+
+    Errors: bad arguments raise :class:`ConfigurationError` (a ``ValueError``); a failed setup
+    :class:`SetupError` (in SYNC mode, the constructor raises the cause); a failed database call
+    :class:`CacheOperationError`. A stored value that cannot be read is a miss.
+    """
+
+    def __init__(  # noqa: PLR0917 - the legacy class's positional signature, kept for drop-in
+        self,
+        session: Session | None = None,
+        keyspace: str | None = None,
+        table_name: str = DEFAULT_TABLE_NAME,
+        ttl_seconds: int | None = None,
+        skip_provisioning: bool = False,
+        setup_mode: SetupMode | Any = SetupMode.SYNC,
+        *,
+        namespace: str = "",
+        store_plaintext: bool = False,
+        keyspace_replication: Mapping[str, object] | None = None,
+        execution_profile: object = EXEC_PROFILE_DEFAULT,
+    ) -> None:
+        self._table_name = identifier(table_name, "table name")
+        self._ttl_seconds = ttl_seconds
+        self._ttl = _check_ttl(ttl_seconds)
+        self._namespace = _check_namespace(namespace)
+        self._store_plaintext = bool(store_plaintext)
+        self._mode = resolve_setup_mode(setup_mode, skip_provisioning)
+        session, self._keyspace = resolve_session(session, keyspace)
+        self._where = f"{self._keyspace}.{self._table_name}"
+        self._stats = StatsRecorder()
+        self._reported: set[str] = set()
+        profile = cache_profile(session, execution_profile)
+        self._store = Store(session, profile, where=self._where, on_error=self._stats.error)
+        self._active: _ExactLayout | LegacyLayout | None = None
+        self._setup = Setup(
+            session,
+            self._keyspace,
+            self._table_name,
+            _ExactTableSpec(
+                self._keyspace, self._table_name, self._namespace, self._store_plaintext
+            ),
+            self._mode,
+            profile=profile,
+            keyspace_replication=keyspace_replication,
+        )
+        if self._mode is SetupMode.SYNC:
+            self._activate(self._setup.wait_first())
+
+    # --- BaseCache --------------------------------------------------------------------------------
+
+    @override
+    def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        """The generations cached for ``prompt`` and ``llm_string``, or ``None``."""
+        layout = self._active or self._activate(self._setup.wait())
+        statement, values = layout.select(prompt, llm_string)
+        page = self._store.execute(statement, values, operation="lookup")
+        return self._found(layout, page.rows)
+
+    @override
+    async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        """Async :meth:`lookup`; never blocks the event loop."""
+        layout = self._active or self._activate(await self._setup.wait_async())
+        statement, values = layout.select(prompt, llm_string)
+        page = await self._store.aexecute(statement, values, operation="lookup")
+        return self._found(layout, page.rows)
+
+    @override
+    def update(
+        self,
+        prompt: str,
+        llm_string: str,
+        return_val: RETURN_VAL_TYPE,
+        *,
+        ttl_seconds: int | _Unset | None = _UNSET,
+    ) -> None:
+        """Cache ``return_val``; ``ttl_seconds`` overrides the cache's TTL for this entry.
+
+        A value that cannot be stored faithfully (e.g. a non-JSON object in ``generation_info``)
+        is not cached: it is logged (without content) and counted as an error.
+        """
+        layout = self._active or self._activate(self._setup.wait())
+        write = self._write(layout, prompt, llm_string, return_val, ttl_seconds)
+        if write is not None:
+            self._store.execute(*write, operation="update")
+            self._stats.write()
+
+    @override
+    async def aupdate(
+        self,
+        prompt: str,
+        llm_string: str,
+        return_val: RETURN_VAL_TYPE,
+        *,
+        ttl_seconds: int | _Unset | None = _UNSET,
+    ) -> None:
+        """Async :meth:`update`."""
+        layout = self._active or self._activate(await self._setup.wait_async())
+        write = self._write(layout, prompt, llm_string, return_val, ttl_seconds)
+        if write is not None:
+            await self._store.aexecute(*write, operation="update")
+            self._stats.write()
+
+    @override
+    def clear(self, **kwargs: Any) -> None:
+        """Empty the cache; ``clear(llm_string=...)`` removes only that model's entries.
+
+        With no arguments: ``TRUNCATE`` (every model, as the legacy class) when the namespace is
+        ``""``, else only this namespace's entries. Per-model and per-namespace clears scan the
+        table's keys on the server and delete what matches: no TRUNCATE, no index.
+        """
+        layout = self._active or self._activate(self._setup.wait())
+        self._store.clear(layout.clear_plan(_clear_target(kwargs)))
+
+    @override
+    async def aclear(self, **kwargs: Any) -> None:
+        """Async :meth:`clear`."""
+        layout = self._active or self._activate(await self._setup.wait_async())
+        await self._store.aclear(layout.clear_plan(_clear_target(kwargs)))
+
+    # --- deletes ----------------------------------------------------------------------------------
+
+    def delete(self, prompt: str, llm_string: str) -> None:
+        """Remove the entry for ``prompt`` and ``llm_string``, if there is one."""
+        layout = self._active or self._activate(self._setup.wait())
+        self._store.execute(*layout.delete(prompt, llm_string), operation="delete")
+
+    async def adelete(self, prompt: str, llm_string: str) -> None:
+        """Async :meth:`delete`."""
+        layout = self._active or self._activate(await self._setup.wait_async())
+        await self._store.aexecute(*layout.delete(prompt, llm_string), operation="delete")
+
+    def delete_through_llm(
+        self,
+        prompt: LanguageModelInput,
+        llm: BaseLanguageModel[Any] | RunnableBinding[Any, Any],
+        stop: list[str] | None = None,
+        **invoke_kwargs: Any,
+    ) -> None:
+        """Remove the entry ``llm.invoke(prompt, stop=stop, **invoke_kwargs)`` would hit.
+
+        ``prompt`` is what was passed to ``invoke``: for a chat model a string (sent as one
+        human message), a list of messages (or message-like tuples/dicts) or a PromptValue; for
+        an LLM, a string. ``stop`` and ``invoke_kwargs`` must match the call's (chat models key
+        their entries on the call's arguments too). Works for LLMs and chat models alike.
+        """
+        prompt_string, llm_string = langchain_cache_key(prompt, llm, stop, **invoke_kwargs)
+        self.delete(prompt_string, llm_string)
+
+    async def adelete_through_llm(
+        self,
+        prompt: LanguageModelInput,
+        llm: BaseLanguageModel[Any] | RunnableBinding[Any, Any],
+        stop: list[str] | None = None,
+        **invoke_kwargs: Any,
+    ) -> None:
+        """Async :meth:`delete_through_llm`."""
+        prompt_string, llm_string = langchain_cache_key(prompt, llm, stop, **invoke_kwargs)
+        await self.adelete(prompt_string, llm_string)
+
+    # --- introspection --------------------------------------------------------------------------
+
+    def stats(self) -> CacheStats:
+        """Hits, misses, writes and errors counted by this object since it was created."""
+        return self._stats.snapshot()
+
+    @staticmethod
+    def schema_cql(
+        keyspace: str,
+        table_name: str = DEFAULT_TABLE_NAME,
+        *,
+        keyspace_replication: Mapping[str, object] | None = None,
+    ) -> str:
+        """The DDL a SYNC/ASYNC cache would run, for review or to run by hand (then use OFF)."""
+        keyspace = identifier(keyspace, "keyspace name")
+        table = identifier(table_name, "table name")
+        statements = [exact_table_cql(keyspace, table)]
+        if keyspace_replication is not None:
+            statements.insert(0, create_keyspace_cql(keyspace, keyspace_replication))
+        return ";\n\n".join(statements) + ";\n"
+
+    def __repr__(self) -> str:
+        return (
+            f"CassandraCache(keyspace={self._keyspace!r}, table_name={self._table_name!r}, "
+            f"namespace={self._namespace!r}, ttl_seconds={self._ttl_seconds!r}, "
+            f"setup_mode=SetupMode.{self._mode.name})"
+        )
+
+    # --- shared by the sync and async paths -----------------------------------------------------
+
+    def _activate(self, ready: Ready) -> _ExactLayout | LegacyLayout:
+        active = self._active
+        if active is None:
+            layout = detect_exact_layout(ready.table, where=self._where)
+            if layout is Layout.LEGACY:
+                active = LegacyLayout(ready.statements)
+            else:
+                active = _ExactLayout(
+                    ready.statements,
+                    self._namespace,
+                    self._store_plaintext,
+                    md5_keys=uses_md5_keys(ready.table),
+                )
+            self._active = active
+        return active
+
+    def _found(
+        self, layout: _ExactLayout | LegacyLayout, rows: Sequence[Any]
+    ) -> list[Generation] | None:
+        if not rows:
+            self._stats.miss()
+            return None
+        try:
+            generations = layout.decode(rows[0])
+        except DecodeError as exc:
+            self._stats.miss(error=True)
+            self._report(f"unreadable cache value in {self._where}, counted as a miss: {exc}")
+            return None
+        self._stats.hit()
+        return generations
+
+    def _write(
+        self,
+        layout: _ExactLayout | LegacyLayout,
+        prompt: str,
+        llm_string: str,
+        return_val: RETURN_VAL_TYPE,
+        ttl_seconds: int | _Unset | None,
+    ) -> tuple[PreparedStatement, tuple[object, ...]] | None:
+        ttl = self._ttl if isinstance(ttl_seconds, _Unset) else _check_ttl(ttl_seconds)
+        try:
+            return layout.insert(prompt, llm_string, return_val, ttl)
+        except EncodeError as exc:
+            self._stats.error()
+            self._report(f"a value was not cached in {self._where}: {exc}")
+            return None
+
+    def _report(self, message: str) -> None:
+        # Each distinct problem is logged once at WARNING, then at DEBUG (messages carry no
+        # content: no prompt, no response).
+        if message in self._reported:
+            _log.debug(message)
+            return
+        self._reported.add(message)
+        _log.warning("%s (further occurrences are logged at DEBUG)", message)
+
+
+class _ExactTableSpec:
+    """What the setup routine needs to know about an exact cache's table."""
+
+    def __init__(self, keyspace: str, table: str, namespace: str, store_plaintext: bool) -> None:
+        self._keyspace = keyspace
+        self._table = table
+        self._where = f"{keyspace}.{table}"
+        self._namespace = namespace
+        self._store_plaintext = store_plaintext
+
+    def ddl(self, table: TableInfo | None) -> Sequence[str]:
+        return [exact_table_cql(self._keyspace, self._table)] if table is None else []
+
+    def statements(self, table: TableInfo) -> Mapping[str, str]:
+        if detect_exact_layout(table, where=self._where) is Layout.LEGACY:
+            if self._namespace:
+                msg = (
+                    f"table {self._where} has the legacy (langchain_community) layout, which has "
+                    "no namespaces: use namespace='' or another table"
+                )
+                raise ConfigurationError(msg)
+            if self._store_plaintext:
+                msg = f"table {self._where} has the legacy layout: store_plaintext is unavailable"
+                raise ConfigurationError(msg)
+            return legacy_statements(self._keyspace, self._table)
+        statements = exact_statements(self._keyspace, self._table)
+        if not self._store_plaintext:
+            del statements["insert_plaintext"]
+        elif any(table.columns.get(name) != "text" for name in ("prompt", "llm_string")):
+            msg = f"table {self._where} has no plaintext columns: store_plaintext is unavailable"
+            raise ConfigurationError(msg)
+        return statements
+
+
+class _ExactLayout:
+    """Keys, values and statements for this package's table layout (bind values only; no I/O)."""
+
+    __slots__ = (
+        "_delete",
+        "_digest",
+        "_insert",
+        "_namespace",
+        "_plaintext",
+        "_scan_model",
+        "_scan_namespace",
+        "_select",
+        "_truncate",
+    )
+
+    def __init__(
+        self,
+        statements: Mapping[str, PreparedStatement],
+        namespace: str,
+        plaintext: bool,
+        *,
+        md5_keys: bool = False,
+    ) -> None:
+        # Tables filled by migrating legacy entries keep their md5 keys (see _cql.MD5_KEYS_MARK).
+        self._digest = md5_key if md5_keys else sha256_key
+        self._namespace = namespace
+        self._plaintext = plaintext
+        self._select = statements["select"]
+        self._insert = statements["insert_plaintext" if plaintext else "insert"]
+        self._delete = statements["delete"]
+        self._truncate = statements["truncate"]
+        self._scan_namespace = statements["scan_namespace"]
+        self._scan_model = statements["scan_model"]
+
+    def _key(self, prompt: str, llm_string: str) -> tuple[str, bytes, bytes]:
+        return self._namespace, self._digest(llm_string), self._digest(prompt)
+
+    def select(self, prompt: str, llm_string: str) -> tuple[PreparedStatement, tuple[object, ...]]:
+        return self._select, self._key(prompt, llm_string)
+
+    def insert(
+        self, prompt: str, llm_string: str, generations: Sequence[Generation], ttl: int
+    ) -> tuple[PreparedStatement, tuple[object, ...]]:
+        body = _codec.encode(generations)
+        key = self._key(prompt, llm_string)
+        if self._plaintext:
+            return self._insert, (*key, body, _valid_text(llm_string), _valid_text(prompt), ttl)
+        return self._insert, (*key, body, ttl)
+
+    def delete(self, prompt: str, llm_string: str) -> tuple[PreparedStatement, tuple[object, ...]]:
+        return self._delete, self._key(prompt, llm_string)
+
+    def decode(self, row: Any) -> list[Generation]:
+        return _codec.decode(first_value(row))
+
+    def clear_plan(self, llm_string: str | None) -> ClearPlan:
+        namespace = self._namespace
+        if llm_string is None:
+            if not namespace:
+                return ClearPlan(truncate=self._truncate)
+            return ClearPlan(
+                scan=self._scan_namespace,
+                scan_values=(namespace,),
+                delete=self._delete,
+                to_delete=lambda rows: [(namespace, *row_values(row)) for row in rows],
+            )
+        llm_key = self._digest(llm_string)
+        return ClearPlan(
+            scan=self._scan_model,
+            scan_values=(namespace, llm_key),
+            delete=self._delete,
+            to_delete=lambda rows: [(namespace, llm_key, first_value(row)) for row in rows],
+        )
+
+
+def _valid_text(text: str) -> str:
+    # Cassandra's text type is strict UTF-8: a lone surrogate becomes "?" in the plaintext copy
+    # (the key itself is the digest of the exact string).
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _check_ttl(ttl_seconds: object) -> int:
+    """The TTL to bind: seconds, or 0 for "never expires"."""
+    if ttl_seconds is None:
+        return 0
+    if (
+        isinstance(ttl_seconds, bool)
+        or not isinstance(ttl_seconds, int)
+        or not 0 < ttl_seconds <= MAX_TTL_SECONDS
+    ):
+        msg = f"ttl_seconds must be None or an integer from 1 to {MAX_TTL_SECONDS}"
+        raise ConfigurationError(msg)
+    return ttl_seconds
+
+
+def _check_namespace(namespace: object) -> str:
+    if not isinstance(namespace, str) or len(namespace) > MAX_NAMESPACE_LENGTH:
+        msg = f"namespace must be a string of at most {MAX_NAMESPACE_LENGTH} characters"
+        raise ConfigurationError(msg)
+    try:
+        namespace.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigurationError("namespace must be valid Unicode text") from None
+    return namespace
+
+
+def _clear_target(kwargs: dict[str, Any]) -> str | None:
+    llm_string = kwargs.pop("llm_string", None)
+    if kwargs:
+        msg = f"clear() got unexpected keyword arguments: {', '.join(sorted(kwargs))}"
+        raise TypeError(msg)
+    if llm_string is not None and not isinstance(llm_string, str):
+        raise ConfigurationError("llm_string must be a string")
+    return llm_string

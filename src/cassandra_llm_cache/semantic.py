@@ -1,0 +1,852 @@
+"""``CassandraSemanticCache``: answer a prompt with the cached response of a similar one.
+
+Built on the exact cache's machinery - session resolution (``_connection``), setup modes and
+non-blocking setup (``_setup``), the value codec (``_codec``), the store and its async bridge
+(``_store``/``_bridge``) and the counters (``_stats``) - plus what is semantic: the table and its
+SAI indexes (``_semantic_cql``), the one similarity metric (``_similarity``), the embedding memo
+(``_embedding_memo``) and the false-hit guard (``_guard``).
+
+A lookup is, in order: a primary-key read of the identical (prompt, llm_string) - no embedding,
+no vector search - then one ANN query over the entries of the same namespace and model only,
+returning each candidate's similarity as Cassandra computes it; the best candidate at or above
+the threshold that the guard and the verifier accept is the hit.
+
+For a chat model the prompt is langchain-core's JSON of the messages: only the text of the last
+human message is embedded and guarded; the rest of the conversation (system prompt, earlier
+turns, non-text parts) must be identical, and is part of the search filter (``_prompt_text``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from cassandra.cluster import EXEC_PROFILE_DEFAULT
+from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
+from typing_extensions import override
+
+from cassandra_llm_cache import _codec, _guard
+from cassandra_llm_cache._codec import DecodeError, EncodeError
+from cassandra_llm_cache._connection import cache_profile, resolve_session
+from cassandra_llm_cache._cql import create_keyspace_cql, identifier
+from cassandra_llm_cache._embedding_memo import EmbeddingMemo
+from cassandra_llm_cache._errors import CassandraLLMCacheError, ConfigurationError
+from cassandra_llm_cache._keys import langchain_cache_key, sha256_key
+from cassandra_llm_cache._prompt_text import SemanticPrompt, split_prompt
+from cassandra_llm_cache._semantic_cql import (
+    check_dimension,
+    check_indexes,
+    document_id,
+    explain_setup_failure,
+    parse_document_id,
+    scope,
+    scope_index_name,
+    semantic_index_cql,
+    semantic_statements,
+    semantic_table_cql,
+    table_dimension,
+    usable_vector,
+    vector_index_name,
+)
+from cassandra_llm_cache._setup import Ready, Setup, SetupMode, resolve_setup_mode
+from cassandra_llm_cache._similarity import Measure, resolve_measure
+from cassandra_llm_cache._stats import CacheStats, StatsRecorder
+from cassandra_llm_cache._store import ClearPlan, Store, first_value, row_values
+from cassandra_llm_cache._vector_writes import VectorWriteGate
+from cassandra_llm_cache.exact import (
+    _UNSET,
+    _check_namespace,
+    _check_ttl,
+    _clear_target,
+    _Unset,
+    _valid_text,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+
+    from cassandra.cluster import Session
+    from cassandra.query import PreparedStatement
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.language_models import BaseLanguageModel, LanguageModelInput
+    from langchain_core.outputs import Generation
+    from langchain_core.runnables import RunnableBinding
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_TABLE_NAME: Final = "langchain_llm_semantic_cache"
+DEFAULT_SCORE_THRESHOLD: Final = 0.85
+"""The legacy class's threshold, used when the embedding recommends none."""
+DEFAULT_CANDIDATES: Final = 4
+MAX_CANDIDATES: Final = 100
+PROBE_TEXT: Final = "This is a sample sentence."
+"""What is embedded to learn the vector length when nothing else tells it (as the legacy did)."""
+
+
+@dataclass(frozen=True)
+class SemanticCandidate:
+    """An entry the vector search found for a prompt, as shown to a ``verifier``."""
+
+    document_id: str
+    score: float
+    """Similarity on the measure's scale (cosine for "cos"; distance for "l2")."""
+    generations: list[Generation]
+    prompt: str | None
+    """The cached prompt's text, only if the cache stores plaintext (``store_plaintext``)."""
+    guard_rejection: str | None
+    """Why the guard rejects this candidate (a reason code), or None."""
+
+
+@dataclass(frozen=True)
+class SemanticHit:
+    """A hit: the cached generations, the entry's id and its similarity score."""
+
+    document_id: str
+    generations: list[Generation]
+    score: float
+    exact: bool
+    """True when the identical prompt was found by its key (score 1.0 for similarities)."""
+
+
+@dataclass(frozen=True)
+class SemanticCacheStats(CacheStats):
+    """:class:`CacheStats` plus what the semantic layer decided."""
+
+    exact_hits: int = 0
+    guard_rejections: int = 0
+    verifier_rejections: int = 0
+
+
+class CassandraSemanticCache(BaseCache):
+    """A semantic LLM cache in an Apache Cassandra 5.0+ (or Astra DB) table with vector search.
+
+    The first ten arguments are ``langchain_community.cache.CassandraSemanticCache``'s, with its
+    names and positions; the options after them are keyword-only.
+
+    Args:
+        session, keyspace: as for :class:`~cassandra_llm_cache.CassandraCache`.
+        embedding: the LangChain ``Embeddings`` (required), e.g. :class:`LocalEmbeddings`.
+        table_name: the table (this package's layout; created unless ``setup_mode`` is OFF).
+        distance_metric: deprecated alias of ``similarity_measure`` (wins when given).
+        score_threshold: the similarity a candidate needs for a hit, on the measure's scale
+            (cosine; for "l2" a maximum distance). Default: the embedding's
+            ``recommended_score_threshold`` if it has one (``LocalEmbeddings``: 0.97), else the
+            legacy 0.85.
+        ttl_seconds: entries expire this many seconds after being written (None: never).
+        skip_provisioning: deprecated; ``True`` means ``setup_mode=SetupMode.OFF``.
+        similarity_measure: "cos" (default), "dot" (for unit-length vectors only) or "l2".
+            Cassandra ranks and scores with it (SAI ``similarity_function`` and the
+            ``similarity_*`` CQL function), so ranking and threshold always agree.
+        setup_mode: SYNC, ASYNC or OFF, as for the exact cache.
+        embedding_dimension: the vector length; with it (or an embedding with an integer
+            ``dimension`` attribute, or an existing table) the constructor embeds nothing.
+            Otherwise SYNC setup embeds one probe sentence and ASYNC does so on first use.
+        namespace: hard tenancy: a namespace only ever sees its own entries (it is in the key
+            and in the vector search filter). ``clear()`` empties only this namespace unless
+            it is ``""``.
+        guard: reject candidates whose numbers, negations, units, conversion direction,
+            opposite words, question or named things differ from the prompt's (on by default;
+            see ``docs/semantic-quality.md``). Stored entries keep salted digests of these
+            features, never the text.
+        verifier: ``verifier(prompt, candidate) -> bool`` may veto a candidate (e.g. an LLM
+            judge). Async lookups await it if it returns an awaitable.
+        candidates: how many nearest entries one lookup considers (the guard and the verifier
+            may reject the nearest).
+        store_plaintext: also store the prompt and llm_string as text (off: digests only).
+        keyspace_replication, execution_profile: as for the exact cache.
+    """
+
+    def __init__(  # noqa: PLR0917 - the legacy class's positional signature, kept for drop-in
+        self,
+        session: Session | None = None,
+        keyspace: str | None = None,
+        embedding: Embeddings | None = None,
+        table_name: str = DEFAULT_TABLE_NAME,
+        distance_metric: str | None = None,
+        score_threshold: float | None = None,
+        ttl_seconds: int | None = None,
+        skip_provisioning: bool = False,
+        similarity_measure: str = "cos",
+        setup_mode: SetupMode | Any = SetupMode.SYNC,
+        *,
+        embedding_dimension: int | None = None,
+        namespace: str = "",
+        guard: bool = True,
+        verifier: Callable[[str, SemanticCandidate], bool | Awaitable[bool]] | None = None,
+        candidates: int = DEFAULT_CANDIDATES,
+        store_plaintext: bool = False,
+        keyspace_replication: Mapping[str, object] | None = None,
+        execution_profile: object = EXEC_PROFILE_DEFAULT,
+    ) -> None:
+        if embedding is None:
+            raise ConfigurationError("Missing required parameter 'embedding'.")
+        if distance_metric is not None:
+            warnings.warn(
+                "distance_metric is deprecated: use similarity_measure",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        self._measure: Measure = resolve_measure(similarity_measure, distance_metric)
+        self._embedding = embedding
+        self._threshold = _check_threshold(score_threshold, embedding)
+        self._table_name = identifier(table_name, "table name")
+        self._ttl_seconds = ttl_seconds
+        self._ttl = _check_ttl(ttl_seconds)
+        self._namespace = _check_namespace(namespace)
+        self._guard = bool(guard)
+        if verifier is not None and not callable(verifier):
+            raise ConfigurationError("verifier must be a callable (prompt, candidate) -> bool")
+        self._verifier = verifier
+        self._candidates = _check_candidates(candidates)
+        self._store_plaintext = bool(store_plaintext)
+        self._mode = resolve_setup_mode(setup_mode, skip_provisioning)
+        session, self._keyspace = resolve_session(session, keyspace)
+        self._where = f"{self._keyspace}.{self._table_name}"
+        self._stats = StatsRecorder()
+        self._semantic_counts = [0, 0, 0]  # exact hits, guard rejections, verifier rejections
+        self._reported: set[str] = set()
+        self._memo = EmbeddingMemo(embedding)
+        self._writes = VectorWriteGate()
+        self._profile = cache_profile(session, execution_profile)
+        self._session = session
+        self._replication = keyspace_replication
+        self._store = Store(session, self._profile, where=self._where, on_error=self._stats.error)
+        self._lock = threading.Lock()
+        self._active: _SemanticLayout | None = None
+        self._setup: Setup | None = None
+        dimension = _known_dimension(embedding_dimension, embedding)
+        if dimension is None and self._mode is SetupMode.SYNC:
+            dimension = len(self._memo.get(PROBE_TEXT))  # the legacy's probe: one paid call
+        if dimension is not None or self._mode is SetupMode.OFF:
+            self._setup = self._start_setup(dimension)
+        elif keyspace_replication is not None:
+            _check_replication(keyspace_replication)
+        if self._mode is SetupMode.SYNC:
+            assert self._setup is not None
+            try:
+                ready = self._setup.wait_first()
+            except CassandraLLMCacheError as exc:
+                _explain(exc)
+                raise
+            self._activate(ready)
+
+    # --- BaseCache --------------------------------------------------------------------------------
+
+    @override
+    def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        """The generations cached for ``prompt`` or a similar prompt of the same model."""
+        hit = self.lookup_with_score(prompt, llm_string)
+        return hit.generations if hit is not None else None
+
+    @override
+    async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        """Async :meth:`lookup`; never blocks the event loop."""
+        hit = await self.alookup_with_score(prompt, llm_string)
+        return hit.generations if hit is not None else None
+
+    @override
+    def update(
+        self,
+        prompt: str,
+        llm_string: str,
+        return_val: RETURN_VAL_TYPE,
+        *,
+        ttl_seconds: int | _Unset | None = _UNSET,
+    ) -> None:
+        """Cache ``return_val`` for ``prompt``; reuses the embedding its lookup computed."""
+        layout = self._layout()
+        write = self._prepare_write(layout, prompt, llm_string, return_val, ttl_seconds)
+        if write is None:
+            return
+        text = write.prompt.text
+        vector = self._usable(self._memo.get(text), layout) if text else None
+        statement, values = layout.insert(write, vector)
+        self._writes.run(lambda: self._store.execute(statement, values, operation="update"))
+        self._stats.write()
+
+    @override
+    async def aupdate(
+        self,
+        prompt: str,
+        llm_string: str,
+        return_val: RETURN_VAL_TYPE,
+        *,
+        ttl_seconds: int | _Unset | None = _UNSET,
+    ) -> None:
+        """Async :meth:`update`."""
+        layout = await self._alayout()
+        write = self._prepare_write(layout, prompt, llm_string, return_val, ttl_seconds)
+        if write is None:
+            return
+        text = write.prompt.text
+        vector = self._usable(await self._memo.aget(text), layout) if text else None
+        statement, values = layout.insert(write, vector)
+        await self._writes.arun(lambda: self._store.aexecute(statement, values, operation="update"))
+        self._stats.write()
+
+    @override
+    def clear(self, **kwargs: Any) -> None:
+        """Empty the cache; ``clear(llm_string=...)`` removes only that model's entries.
+
+        With no arguments: ``TRUNCATE`` (as the legacy class) when the namespace is ``""``, else
+        only this namespace's entries.
+        """
+        layout = self._layout()
+        self._store.clear(layout.clear_plan(_clear_target(kwargs)))
+
+    @override
+    async def aclear(self, **kwargs: Any) -> None:
+        """Async :meth:`clear`."""
+        layout = await self._alayout()
+        await self._store.aclear(layout.clear_plan(_clear_target(kwargs)))
+
+    # --- lookups with the hit's id and score ----------------------------------------------------
+
+    def lookup_with_score(self, prompt: str, llm_string: str) -> SemanticHit | None:
+        """The hit for ``prompt`` with its document id and similarity score, or None."""
+        layout = self._layout()
+        page = self._store.execute(*layout.select(prompt, llm_string), operation="lookup")
+        exact = self._exact_hit(layout, prompt, llm_string, page.rows)
+        if exact is not None:
+            return exact
+        parts = split_prompt(prompt)
+        vector = self._usable(self._memo.get(parts.text), layout) if parts.text else None
+        if vector is None:
+            self._stats.miss()
+            return None
+        search = layout.search(vector, llm_string, parts.context, self._candidates)
+        rows = self._store.execute(*search, operation="lookup").rows
+        screen = _Screen(self, parts.text, llm_string, everything=False)
+        for candidate in screen.candidates(rows):
+            if self._verifier is not None and not self._verified(prompt, candidate):
+                continue
+            return self._hit(candidate)
+        self._stats.miss()
+        return None
+
+    async def alookup_with_score(self, prompt: str, llm_string: str) -> SemanticHit | None:
+        """Async :meth:`lookup_with_score`."""
+        layout = await self._alayout()
+        page = await self._store.aexecute(*layout.select(prompt, llm_string), operation="lookup")
+        exact = self._exact_hit(layout, prompt, llm_string, page.rows)
+        if exact is not None:
+            return exact
+        parts = split_prompt(prompt)
+        vector = self._usable(await self._memo.aget(parts.text), layout) if parts.text else None
+        if vector is None:
+            self._stats.miss()
+            return None
+        search = layout.search(vector, llm_string, parts.context, self._candidates)
+        rows = (await self._store.aexecute(*search, operation="lookup")).rows
+        screen = _Screen(self, parts.text, llm_string, everything=False)
+        for candidate in screen.candidates(rows):
+            if self._verifier is not None and not await self._averified(prompt, candidate):
+                continue
+            return self._hit(candidate)
+        self._stats.miss()
+        return None
+
+    def lookup_with_id(self, prompt: str, llm_string: str) -> tuple[str, RETURN_VAL_TYPE] | None:
+        """``(document_id, generations)`` of the hit, or None (the legacy method)."""
+        hit = self.lookup_with_score(prompt, llm_string)
+        return (hit.document_id, hit.generations) if hit is not None else None
+
+    async def alookup_with_id(
+        self, prompt: str, llm_string: str
+    ) -> tuple[str, RETURN_VAL_TYPE] | None:
+        """Async :meth:`lookup_with_id`."""
+        hit = await self.alookup_with_score(prompt, llm_string)
+        return (hit.document_id, hit.generations) if hit is not None else None
+
+    def lookup_with_id_through_llm(
+        self,
+        prompt: LanguageModelInput,
+        llm: BaseLanguageModel[Any] | RunnableBinding[Any, Any],
+        stop: list[str] | None = None,
+        **invoke_kwargs: Any,
+    ) -> tuple[str, RETURN_VAL_TYPE] | None:
+        """:meth:`lookup_with_id` for what ``llm.invoke(prompt, stop=stop, ...)`` would look up.
+
+        Works for LLMs and chat models (see ``CassandraCache.delete_through_llm``).
+        """
+        prompt_string, llm_string = langchain_cache_key(prompt, llm, stop, **invoke_kwargs)
+        return self.lookup_with_id(prompt_string, llm_string)
+
+    async def alookup_with_id_through_llm(
+        self,
+        prompt: LanguageModelInput,
+        llm: BaseLanguageModel[Any] | RunnableBinding[Any, Any],
+        stop: list[str] | None = None,
+        **invoke_kwargs: Any,
+    ) -> tuple[str, RETURN_VAL_TYPE] | None:
+        """Async :meth:`lookup_with_id_through_llm`."""
+        prompt_string, llm_string = langchain_cache_key(prompt, llm, stop, **invoke_kwargs)
+        return await self.alookup_with_id(prompt_string, llm_string)
+
+    def similar_entries(
+        self, prompt: str, llm_string: str, *, limit: int | None = None
+    ) -> list[SemanticCandidate]:
+        """The nearest entries of this namespace and model, best first, with scores and guard
+        verdicts, ignoring the threshold and the verifier (for inspection and evaluation)."""
+        layout = self._layout()
+        parts = split_prompt(prompt)
+        vector = self._usable(self._memo.get(parts.text), layout) if parts.text else None
+        if vector is None:
+            return []
+        limit = _check_candidates(limit or self._candidates)
+        search = layout.search(vector, llm_string, parts.context, limit)
+        rows = self._store.execute(*search, operation="search").rows
+        return list(_Screen(self, parts.text, llm_string, everything=True).candidates(rows))
+
+    # --- deletes ----------------------------------------------------------------------------------
+
+    def delete(self, prompt: str, llm_string: str) -> None:
+        """Remove the entry of exactly ``prompt`` and ``llm_string``, if there is one."""
+        layout = self._layout()
+        self._store.execute(*layout.delete(prompt, llm_string), operation="delete")
+
+    async def adelete(self, prompt: str, llm_string: str) -> None:
+        """Async :meth:`delete`."""
+        layout = await self._alayout()
+        await self._store.aexecute(*layout.delete(prompt, llm_string), operation="delete")
+
+    def delete_by_document_id(self, document_id: str) -> None:
+        """Remove the entry a lookup returned ``document_id`` for (in this namespace)."""
+        layout = self._layout()
+        self._store.execute(*layout.delete_id(document_id), operation="delete")
+
+    async def adelete_by_document_id(self, document_id: str) -> None:
+        """Async :meth:`delete_by_document_id`."""
+        layout = await self._alayout()
+        await self._store.aexecute(*layout.delete_id(document_id), operation="delete")
+
+    # --- introspection --------------------------------------------------------------------------
+
+    @property
+    def score_threshold(self) -> float:
+        return self._threshold
+
+    def document_id(self, prompt: str, llm_string: str) -> str:
+        """The id the entry of ``prompt`` and ``llm_string`` has (or would have) in this cache."""
+        return document_id(sha256_key(prompt), sha256_key(llm_string))
+
+    def stats(self) -> SemanticCacheStats:
+        """Hits (exact and semantic), misses, writes, errors and rejections since creation."""
+        base = self._stats.snapshot()
+        with self._lock:
+            exact, guard, verifier = self._semantic_counts
+        return SemanticCacheStats(
+            base.hits, base.misses, base.writes, base.errors, exact, guard, verifier
+        )
+
+    @staticmethod
+    def schema_cql(
+        keyspace: str,
+        table_name: str = DEFAULT_TABLE_NAME,
+        *,
+        embedding_dimension: int,
+        similarity_measure: str = "cos",
+        keyspace_replication: Mapping[str, object] | None = None,
+    ) -> str:
+        """The DDL a SYNC/ASYNC cache would run, for review or to run by hand (then use OFF)."""
+        keyspace = identifier(keyspace, "keyspace name")
+        table = identifier(table_name, "table name")
+        measure = resolve_measure(similarity_measure)
+        statements = [
+            semantic_table_cql(keyspace, table, check_dimension(embedding_dimension)),
+            *semantic_index_cql(keyspace, table, measure),
+        ]
+        if keyspace_replication is not None:
+            statements.insert(0, create_keyspace_cql(keyspace, keyspace_replication))
+        return ";\n\n".join(statements) + ";\n"
+
+    def __repr__(self) -> str:
+        return (
+            f"CassandraSemanticCache(keyspace={self._keyspace!r}, "
+            f"table_name={self._table_name!r}, namespace={self._namespace!r}, "
+            f"similarity_measure={self._measure.name!r}, score_threshold={self._threshold!r}, "
+            f"guard={self._guard!r}, ttl_seconds={self._ttl_seconds!r}, "
+            f"setup_mode=SetupMode.{self._mode.name})"
+        )
+
+    # --- setup ------------------------------------------------------------------------------------
+
+    def _start_setup(self, dimension: int | None) -> Setup:
+        spec = _SemanticTableSpec(self, dimension)
+        return Setup(
+            self._session,
+            self._keyspace,
+            self._table_name,
+            spec,
+            self._mode,
+            profile=self._profile,
+            keyspace_replication=self._replication,
+        )
+
+    def _layout(self) -> _SemanticLayout:
+        active = self._active
+        if active is not None:
+            return active
+        setup = self._setup
+        if setup is None:  # ASYNC without a known dimension: learn it now
+            dimension = len(self._memo.get(PROBE_TEXT))
+            setup = self._setup_once(dimension)
+        try:
+            ready = setup.wait()
+        except CassandraLLMCacheError as exc:
+            _explain(exc)
+            raise
+        return self._activate(ready)
+
+    async def _alayout(self) -> _SemanticLayout:
+        active = self._active
+        if active is not None:
+            return active
+        setup = self._setup
+        if setup is None:
+            dimension = len(await self._memo.aget(PROBE_TEXT))
+            setup = self._setup_once(dimension)
+        try:
+            ready = await setup.wait_async()
+        except CassandraLLMCacheError as exc:
+            _explain(exc)
+            raise
+        return self._activate(ready)
+
+    def _setup_once(self, dimension: int) -> Setup:
+        with self._lock:
+            if self._setup is None:
+                self._setup = self._start_setup(dimension)
+            return self._setup
+
+    def _activate(self, ready: Ready) -> _SemanticLayout:
+        active = self._active
+        if active is None:
+            dimension = table_dimension(ready.table, where=self._where)
+            active = _SemanticLayout(ready.statements, self, dimension)
+            self._active = active
+        return active
+
+    # --- shared by the sync and async paths -----------------------------------------------------
+
+    def _exact_hit(
+        self, layout: _SemanticLayout, prompt: str, llm_string: str, rows: Sequence[Any]
+    ) -> SemanticHit | None:
+        if not rows:
+            return None
+        generations = self._decoded(first_value(rows[0]))
+        if generations is None:
+            return None
+        self._stats.hit()
+        self._count(0)
+        best = 1.0 if self._measure.higher_is_closer else 0.0
+        return SemanticHit(layout.document_id(prompt, llm_string), generations, best, exact=True)
+
+    def _hit(self, candidate: SemanticCandidate) -> SemanticHit:
+        self._stats.hit()
+        return SemanticHit(
+            candidate.document_id, candidate.generations, candidate.score, exact=False
+        )
+
+    def _usable(self, vector: list[float], layout: _SemanticLayout) -> list[float] | None:
+        usable = usable_vector(vector, layout.dimension)
+        if usable is None:
+            self._stats.error()
+            self._report(
+                f"an embedding was all zeros or not finite in {self._where}: that prompt is "
+                "matched by key only"
+            )
+        return usable
+
+    def _verified(self, prompt: str, candidate: SemanticCandidate) -> bool:
+        assert self._verifier is not None
+        verdict = self._verifier(prompt, candidate)
+        if inspect.isawaitable(verdict):
+            close = getattr(verdict, "close", None)
+            if close is not None:
+                close()  # never awaited: avoid the "coroutine was never awaited" warning
+            msg = "the verifier returned an awaitable: use alookup (async) with an async verifier"
+            raise ConfigurationError(msg)
+        return self._verdict(verdict)
+
+    async def _averified(self, prompt: str, candidate: SemanticCandidate) -> bool:
+        assert self._verifier is not None
+        verdict = self._verifier(prompt, candidate)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        return self._verdict(verdict)
+
+    def _verdict(self, verdict: object) -> bool:
+        accepted = bool(verdict)
+        if not accepted:
+            self._count(2)
+        return accepted
+
+    def _decoded(self, body: object) -> list[Generation] | None:
+        try:
+            return _codec.decode(body if isinstance(body, bytes) else b"")
+        except DecodeError as exc:
+            self._stats.error()
+            self._report(f"unreadable cache value in {self._where}, skipped: {exc}")
+            return None
+
+    def _prepare_write(
+        self,
+        layout: _SemanticLayout,
+        prompt: str,
+        llm_string: str,
+        return_val: RETURN_VAL_TYPE,
+        ttl_seconds: int | _Unset | None,
+    ) -> _Write | None:
+        ttl = self._ttl if isinstance(ttl_seconds, _Unset) else _check_ttl(ttl_seconds)
+        try:
+            body = _codec.encode(return_val)
+        except EncodeError as exc:
+            self._stats.error()
+            self._report(f"a value was not cached in {self._where}: {exc}")
+            return None
+        return layout.write(prompt, llm_string, body, ttl)
+
+    def _guard_rejected(self) -> None:
+        self._count(1)
+
+    def _count(self, which: int) -> None:
+        with self._lock:
+            self._semantic_counts[which] += 1
+
+    def _report(self, message: str) -> None:
+        # Each distinct problem is logged once at WARNING, then at DEBUG; never with content.
+        if message in self._reported:
+            _log.debug(message)
+            return
+        self._reported.add(message)
+        _log.warning("%s (further occurrences are logged at DEBUG)", message)
+
+
+@dataclass(frozen=True)
+class _Write:
+    key: tuple[str, bytes, bytes]
+    prompt: SemanticPrompt
+    body: bytes
+    guard: str
+    plaintext: tuple[str, str] | None
+    ttl: int
+
+
+class _Screen:
+    """Turns search rows into candidates: threshold, guard, then a readable value."""
+
+    def __init__(
+        self, cache: CassandraSemanticCache, prompt: str, llm_string: str, *, everything: bool
+    ) -> None:
+        self._measure = cache._measure  # noqa: SLF001 - the screen is part of the cache
+        self._threshold = cache._threshold  # noqa: SLF001
+        self._guard_on = cache._guard and not everything  # noqa: SLF001
+        self._everything = everything
+        self._rejected = cache._guard_rejected  # noqa: SLF001
+        self._decoded = cache._decoded  # noqa: SLF001
+        self._llm_key = sha256_key(llm_string)
+        self._query = _guard.signature(prompt)
+
+    def candidates(self, rows: Sequence[Any]) -> Iterator[SemanticCandidate]:
+        for row in rows:
+            prompt_key, body, stored_guard, stored_prompt, similarity = row_values(row)
+            score = self._measure.score(float(similarity))
+            if not self._everything and not self._measure.passes(score, self._threshold):
+                continue
+            rejection = self._guard_rejection(prompt_key, stored_guard, stored_prompt)
+            if rejection is not None and self._guard_on:
+                self._rejected()
+                continue
+            generations = self._decoded(body)
+            if generations is None:
+                continue
+            yield SemanticCandidate(
+                document_id(prompt_key, self._llm_key), score, generations, stored_prompt, rejection
+            )
+
+    def _guard_rejection(
+        self, prompt_key: bytes, stored_guard: str | None, stored_prompt: str | None
+    ) -> str | None:
+        stored = _guard.decode(stored_guard)
+        if stored is not None:
+            return _guard.compare(_guard.digest(self._query, prompt_key.hex()), stored)
+        if stored_prompt is not None:
+            return _guard.compare(self._query, _guard.signature(split_prompt(stored_prompt).text))
+        return "unverifiable"
+
+
+class _SemanticTableSpec:
+    """What the setup routine needs to know about a semantic cache's table."""
+
+    def __init__(self, cache: CassandraSemanticCache, dimension: int | None) -> None:
+        self._keyspace = cache._keyspace  # noqa: SLF001 - the spec is part of the cache
+        self._table = cache._table_name  # noqa: SLF001
+        self._where = cache._where  # noqa: SLF001
+        self._measure = cache._measure  # noqa: SLF001
+        self._plaintext = cache._store_plaintext  # noqa: SLF001
+        self._dimension = dimension
+
+    def ddl(self, table: Any) -> Sequence[str]:
+        if table is None:
+            if self._dimension is None:  # pragma: no cover - the cache learns it first
+                raise ConfigurationError("the vector length is unknown: pass embedding_dimension")
+            return [
+                semantic_table_cql(self._keyspace, self._table, self._dimension),
+                *semantic_index_cql(self._keyspace, self._table, self._measure),
+            ]
+        self._check(table)
+        indexes = semantic_index_cql(self._keyspace, self._table, self._measure)
+        names = (vector_index_name(self._table, self._measure), scope_index_name(self._table))
+        return [cql for cql, name in zip(indexes, names, strict=True) if name not in table.indexes]
+
+    def statements(self, table: Any) -> Mapping[str, str]:
+        self._check(table)
+        statements = semantic_statements(self._keyspace, self._table, self._measure)
+        if not self._plaintext:
+            del statements["insert_plaintext"]
+        return statements
+
+    def _check(self, table: Any) -> None:
+        dimension = table_dimension(table, where=self._where)
+        if self._dimension is not None and dimension != self._dimension:
+            msg = (
+                f"table {self._where} holds vectors of {dimension} numbers, the embedding gives "
+                f"{self._dimension}: use the table's model or another table"
+            )
+            raise ConfigurationError(msg)
+        check_indexes(table, self._table, self._measure, where=self._where)
+
+
+class _SemanticLayout:
+    """Keys and bind values for the semantic table (no I/O)."""
+
+    __slots__ = ("_namespace", "_plaintext", "_statements", "dimension")
+
+    def __init__(
+        self,
+        statements: Mapping[str, PreparedStatement],
+        cache: CassandraSemanticCache,
+        dimension: int,
+    ) -> None:
+        self._statements = statements
+        self._namespace = cache._namespace  # noqa: SLF001 - the layout is part of the cache
+        self._plaintext = cache._store_plaintext  # noqa: SLF001
+        self.dimension = dimension
+
+    def _key(self, prompt: str, llm_string: str) -> tuple[str, bytes, bytes]:
+        return self._namespace, sha256_key(llm_string), sha256_key(prompt)
+
+    def document_id(self, prompt: str, llm_string: str) -> str:
+        _, llm_key, prompt_key = self._key(prompt, llm_string)
+        return document_id(prompt_key, llm_key)
+
+    def select(self, prompt: str, llm_string: str) -> tuple[PreparedStatement, tuple[object, ...]]:
+        return self._statements["select"], self._key(prompt, llm_string)
+
+    def search(
+        self, vector: list[float], llm_string: str, context: str, limit: int
+    ) -> tuple[PreparedStatement, tuple[object, ...]]:
+        where = scope(self._namespace, sha256_key(llm_string), context)
+        return self._statements["search"], (vector, where, vector, limit)
+
+    def write(self, prompt: str, llm_string: str, body: bytes, ttl: int) -> _Write:
+        key = self._key(prompt, llm_string)
+        parts = split_prompt(prompt)
+        signature = _guard.encode(_guard.digest(_guard.signature(parts.text), key[2].hex()))
+        plaintext = (_valid_text(llm_string), _valid_text(prompt)) if self._plaintext else None
+        return _Write(key, parts, body, signature, plaintext, ttl)
+
+    def insert(
+        self, write: _Write, vector: list[float] | None
+    ) -> tuple[PreparedStatement, tuple[object, ...]]:
+        namespace, llm_key, prompt_key = write.key
+        values: tuple[object, ...] = (
+            namespace,
+            llm_key,
+            prompt_key,
+            scope(namespace, llm_key, write.prompt.context),
+            vector,
+            write.body,
+            write.guard,
+        )
+        if write.plaintext is not None:
+            return self._statements["insert_plaintext"], (*values, *write.plaintext, write.ttl)
+        return self._statements["insert"], (*values, write.ttl)
+
+    def delete(self, prompt: str, llm_string: str) -> tuple[PreparedStatement, tuple[object, ...]]:
+        return self._statements["delete"], self._key(prompt, llm_string)
+
+    def delete_id(self, value: str) -> tuple[PreparedStatement, tuple[object, ...]]:
+        prompt_key, llm_key = parse_document_id(value)
+        return self._statements["delete"], (self._namespace, llm_key, prompt_key)
+
+    def clear_plan(self, llm_string: str | None) -> ClearPlan:
+        namespace = self._namespace
+        delete = self._statements["delete"]
+        if llm_string is None:
+            if not namespace:
+                return ClearPlan(truncate=self._statements["truncate"])
+            return ClearPlan(
+                scan=self._statements["scan_namespace"],
+                scan_values=(namespace,),
+                delete=delete,
+                to_delete=lambda rows: [(namespace, *row_values(row)) for row in rows],
+            )
+        llm_key = sha256_key(llm_string)
+        return ClearPlan(
+            scan=self._statements["scan_model"],
+            scan_values=(namespace, llm_key),
+            delete=delete,
+            to_delete=lambda rows: [(namespace, llm_key, first_value(row)) for row in rows],
+        )
+
+
+def _explain(error: CassandraLLMCacheError) -> None:
+    """Raise the error naming Cassandra 5.0+ if ``error`` says the server has no vector search."""
+    explained = explain_setup_failure(error)
+    if explained is not None:
+        raise explained from error
+
+
+def _known_dimension(embedding_dimension: int | None, embedding: Embeddings) -> int | None:
+    if embedding_dimension is not None:
+        return check_dimension(embedding_dimension)
+    advertised = getattr(embedding, "dimension", None)
+    if isinstance(advertised, int) and not isinstance(advertised, bool):
+        return check_dimension(advertised)
+    return None
+
+
+def _check_threshold(score_threshold: object, embedding: Embeddings) -> float:
+    if score_threshold is None:
+        recommended = getattr(embedding, "recommended_score_threshold", None)
+        score_threshold = recommended if recommended is not None else DEFAULT_SCORE_THRESHOLD
+    if (
+        isinstance(score_threshold, bool)
+        or not isinstance(score_threshold, (int, float))
+        or not math.isfinite(score_threshold)
+    ):
+        raise ConfigurationError("score_threshold must be a finite number")
+    return float(score_threshold)
+
+
+def _check_candidates(candidates: object) -> int:
+    if (
+        isinstance(candidates, bool)
+        or not isinstance(candidates, int)
+        or not 0 < candidates <= MAX_CANDIDATES
+    ):
+        raise ConfigurationError(f"candidates must be an integer from 1 to {MAX_CANDIDATES}")
+    return candidates
+
+
+def _check_replication(replication: Mapping[str, object]) -> None:
+    from cassandra_llm_cache._cql import replication_cql
+
+    replication_cql(replication)

@@ -1,0 +1,254 @@
+"""The value codec: full fidelity for chat outputs, a versioned header, compression, refusals."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import pytest
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
+
+from cassandra_llm_cache import _codec
+from cassandra_llm_cache._codec import (
+    COMPRESSION_THRESHOLD,
+    FORMAT_VERSION,
+    HEADER_SIZE,
+    MAGIC,
+    Compression,
+    DecodeError,
+    EncodeError,
+    decode,
+    encode,
+)
+
+BACKENDS = [
+    pytest.param(Compression.ZSTD, True, id="zstd-orjson"),
+    pytest.param(Compression.ZLIB, False, id="zlib-stdlib"),
+    pytest.param(Compression.NONE, True, id="none-orjson"),
+]
+
+
+def rich_ai_message(text: str = "The weather in Paris is 21°C ☀️.") -> AIMessage:
+    return AIMessage(
+        content=[
+            {"type": "text", "text": text},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        ],
+        id="msg-42",
+        name="assistant",
+        tool_calls=[{"name": "get_weather", "args": {"city": "Paris", "days": 3}, "id": "call_1"}],
+        invalid_tool_calls=[
+            {"name": "broken", "args": "{not json", "id": "call_2", "error": "bad json"}
+        ],
+        usage_metadata={
+            "input_tokens": 12,
+            "output_tokens": 30,
+            "total_tokens": 42,
+            "input_token_details": {"cache_read": 4},
+            "output_token_details": {"reasoning": 7},
+        },
+        response_metadata={"model_name": "m-1", "finish_reason": "tool_calls", "logprobs": None},
+        additional_kwargs={"refusal": None, "nested": {"a": [1, 2.5, True, None]}},
+    )
+
+
+def assert_same(decoded: list[Generation], original: list[Generation]) -> None:
+    assert decoded == original
+    for got, want in zip(decoded, original, strict=True):
+        assert type(got) is type(want)
+        assert got.text == want.text
+        if isinstance(want, ChatGeneration):
+            assert isinstance(got, ChatGeneration)
+            assert type(got.message) is type(want.message)
+            assert got.message.model_dump() == want.message.model_dump()
+
+
+@pytest.mark.parametrize(("compression", "fast_json"), BACKENDS)
+def test_chat_generation_keeps_every_field(compression, fast_json):
+    original = [
+        ChatGeneration(message=rich_ai_message(), generation_info={"finish_reason": "stop"}),
+        ChatGeneration(message=AIMessage(content="second of n=3")),
+        ChatGeneration(message=AIMessage(content="third", id="x"), generation_info={"i": 3}),
+    ]
+    data = encode(original, compression=compression, fast_json=fast_json)
+    assert_same(decode(data, fast_json=fast_json), original)
+
+
+def test_every_allowed_message_and_generation_class_round_trips():
+    original = [
+        Generation(text="plain", generation_info={"logprobs": {"top": [0.1]}}),
+        GenerationChunk(text="chunk"),
+        ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="par",
+                tool_call_chunks=[{"name": "f", "args": '{"a"', "id": "c", "index": 0}],
+                chunk_position="last",
+            )
+        ),
+        ChatGeneration(message=HumanMessage("h", id="1")),
+        ChatGeneration(message=SystemMessage("s")),
+        ChatGeneration(message=ChatMessage(content="c", role="critic")),
+        ChatGeneration(
+            message=ToolMessage(
+                content="t", tool_call_id="c1", artifact={"rows": [1]}, status="error"
+            )
+        ),
+        ChatGeneration(message=FunctionMessage(content="f", name="fn")),
+    ]
+    assert_same(decode(encode(original)), original)
+
+
+def test_extra_message_fields_survive():
+    message = AIMessage(content="x", provider_specific={"citations": ["a", "b"]})
+    original = [ChatGeneration(message=message)]
+    decoded = decode(encode(original))
+    assert decoded == original
+    assert decoded[0].message.provider_specific == {"citations": ["a", "b"]}  # type: ignore[attr-defined]
+
+
+def test_a_chat_generation_whose_text_differs_from_its_message_keeps_its_text():
+    generation = ChatGeneration(message=AIMessage(content=[{"text": "legacy block"}]))
+    decoded = decode(encode([generation]))[0]
+    assert decoded.text == generation.text
+    assert decoded == generation
+
+
+def test_header_carries_magic_version_and_compression():
+    small = encode([Generation(text="x")])
+    assert small[: len(MAGIC)] == MAGIC
+    assert small[len(MAGIC)] == FORMAT_VERSION
+    assert small[len(MAGIC) + 1] == Compression.NONE  # below the threshold: not compressed
+    big = encode([Generation(text="word " * COMPRESSION_THRESHOLD)], compression=Compression.ZSTD)
+    assert big[len(MAGIC) + 1] == Compression.ZSTD
+    assert len(big) < COMPRESSION_THRESHOLD  # 5 KB of repetitive text compresses well
+    zlib_big = encode([Generation(text="word " * 1000)], compression=Compression.ZLIB)
+    assert zlib_big[len(MAGIC) + 1] == Compression.ZLIB
+
+
+@pytest.mark.parametrize("writer_fast", [True, False])
+@pytest.mark.parametrize("reader_fast", [True, False])
+def test_orjson_and_stdlib_read_each_others_output(writer_fast, reader_fast):
+    original = [
+        ChatGeneration(message=rich_ai_message('naïve \u2028 text \x00 with controls\n"q"')),
+        Generation(text="lone \udc80 surrogate", generation_info={"big": 2**80, "k\ud800": 1}),
+    ]
+    data = encode(original, fast_json=writer_fast)
+    assert decode(data, fast_json=reader_fast) == original
+
+
+@pytest.mark.parametrize(
+    "bad_info",
+    [
+        {"when": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)},
+        {"nested": {1: "non-string key"}},
+        {"obj": object()},
+        {"set": {1, 2}},
+    ],
+    ids=["datetime", "int-key", "object", "set"],
+)
+@pytest.mark.parametrize("fast_json", [True, False])
+def test_values_json_cannot_hold_are_refused(bad_info, fast_json):
+    with pytest.raises(EncodeError) as caught:
+        encode([Generation(text="t", generation_info=bad_info)], fast_json=fast_json)
+    assert "t" not in str(caught.value).split()  # the message names the reason, not content
+
+
+def test_dataclasses_and_str_subclasses_are_not_silently_converted():
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    with pytest.raises(EncodeError):
+        encode([Generation(text="t", generation_info={"p": Point(1)})])
+
+
+def test_nan_is_refused_without_orjson():
+    with pytest.raises(EncodeError):
+        encode([Generation(text="t", generation_info={"x": float("nan")})], fast_json=False)
+
+
+def test_classes_outside_the_allow_list_are_refused():
+    class MyGeneration(Generation):
+        pass
+
+    class MyMessage(BaseMessage):
+        type: str = "mine"
+
+    with pytest.raises(EncodeError, match="MyGeneration"):
+        encode([MyGeneration(text="x")])
+    with pytest.raises(EncodeError, match="MyMessage"):
+        encode([ChatGeneration(message=MyMessage(content="x"))])
+    with pytest.raises(EncodeError):
+        encode("not a list")  # type: ignore[arg-type]
+
+
+def _forge(payload: object, *, version: int = FORMAT_VERSION) -> bytes:
+    return MAGIC + bytes((version, Compression.NONE)) + json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"garbage",
+        b'[{"_": "Generation", "text": "no header"}]',
+        MAGIC,
+        _forge({"_": "Generation"}),
+        _forge([{"_": "Generation"}]),  # no text
+        _forge([{"_": "Generation", "text": 5}]),
+        _forge([{"_": "os.system", "text": "x"}]),
+        _forge([{"_": "ChatGeneration", "m": "RemoveMessage", "message": {"content": "x"}}]),
+        _forge([{"_": "ChatGeneration", "m": "AIMessage", "message": {"content": 5}}]),
+        _forge([{"_": "ChatGeneration", "m": "AIMessage", "message": {"content": "x", "_x": 1}}]),
+        _forge([{"_": "ChatGeneration", "m": "AIMessage", "message": {"tool_calls": []}}]),
+        _forge([{"_": "ChatGeneration", "m": "AIMessage", "message": "x"}]),
+        _forge([{"_": "ChatGenerationChunk", "m": "AIMessage", "message": {"content": "x"}}]),
+        _forge([{"_": "ChatGeneration", "m": "AIMessage", "message": {"content": [5]}}]),
+        _forge([{"_": "Generation", "text": "x"}], version=FORMAT_VERSION + 1),
+        MAGIC + bytes((FORMAT_VERSION, 9)) + b"[]",
+        MAGIC + bytes((FORMAT_VERSION, Compression.ZSTD)) + b"not zstd",
+        MAGIC + bytes((FORMAT_VERSION, Compression.ZLIB)) + b"not zlib",
+        MAGIC + bytes((FORMAT_VERSION, Compression.NONE)) + b"[{",
+    ],
+)
+def test_foreign_or_corrupt_values_are_decode_errors(data):
+    with pytest.raises(DecodeError):
+        decode(data)
+
+
+def test_a_corrupted_compressed_value_is_detected():
+    data = bytearray(encode([Generation(text="abc " * 2000)], compression=Compression.ZSTD))
+    data[HEADER_SIZE + 20] ^= 0xFF
+    with pytest.raises(DecodeError):
+        decode(bytes(data))
+
+
+def test_decode_error_messages_carry_no_content():
+    secret = "my-secret-prompt-text"
+    with pytest.raises(DecodeError) as caught:
+        decode(_forge([{"_": "Generation", "text": 5, "generation_info": {"k": secret}}]))
+    assert secret not in str(caught.value)
+
+
+def test_decoding_a_non_blob_is_a_decode_error():
+    with pytest.raises(DecodeError):
+        decode(None)  # type: ignore[arg-type]
+    with pytest.raises(DecodeError):
+        decode("text")  # type: ignore[arg-type]
+
+
+def test_default_backends_are_the_fast_ones_when_installed():
+    assert _codec.HAVE_ORJSON
+    assert _codec.HAVE_ZSTD
+    assert _codec.DEFAULT_COMPRESSION is Compression.ZSTD
