@@ -46,6 +46,9 @@ demo: jars
 	$(BIN)/python -m cassandra_llm_cache.demo
 
 BENCH_STAMP := $(VENV)/.bench-stamp
+# The full run behind docs/benchmarks.md (about an hour on 2 cores, scale runs included);
+# `make bench BENCH_ARGS=--quick` is a short check.
+BENCH_ARGS ?= --scale 1000000 --semantic-scale 100000 --profile
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	@touch $(BENCH_STAMP)

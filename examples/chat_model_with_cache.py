@@ -1,6 +1,7 @@
 """A LangChain chat model with the exact cache: slow on a miss, fast on a hit.
 
-Run: CASSANDRA_CONTACT_POINTS=127.0.0.1 CASSANDRA_KEYSPACE=my_keyspace python examples/chat_model_with_cache.py
+Run (with CASSANDRA_CONTACT_POINTS and CASSANDRA_KEYSPACE set):
+    python examples/chat_model_with_cache.py
 
 Any chat model works the same way (ChatOpenAI, ChatAnthropic, ...); this one stands in for a
 remote model: it waits half a second, then answers.

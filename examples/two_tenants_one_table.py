@@ -1,6 +1,7 @@
 """Two tenants on one table: namespaces keep their entries apart completely.
 
-Run: CASSANDRA_CONTACT_POINTS=127.0.0.1 CASSANDRA_KEYSPACE=my_keyspace python examples/two_tenants_one_table.py
+Run (with CASSANDRA_CONTACT_POINTS and CASSANDRA_KEYSPACE set):
+    python examples/two_tenants_one_table.py
 
 Both tenants use the same model with the same settings and ask the same question, yet each gets
 its own answer: the namespace is part of every entry's partition key, so one tenant never sees
@@ -27,7 +28,7 @@ class TenantModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "shared-example-model"  # the same model string for every tenant
 
-    def _generate(self, messages: list[BaseMessage], *_: Any, **__: Any) -> ChatResult:
+    def _generate(self, _: list[BaseMessage], *__: Any, **___: Any) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.knowledge))])
 
 

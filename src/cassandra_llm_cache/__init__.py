@@ -9,8 +9,11 @@ from cassandra_llm_cache._errors import (
     SessionNotConfiguredError,
     SetupError,
 )
+from cassandra_llm_cache._latency import LatencySummary
+from cassandra_llm_cache._resilience import BreakerState, CircuitBreaker, ErrorPolicy
 from cassandra_llm_cache._setup import SetupMode
 from cassandra_llm_cache._stats import CacheStats
+from cassandra_llm_cache._telemetry import Telemetry
 from cassandra_llm_cache._version import __version__
 from cassandra_llm_cache.embeddings import LocalEmbeddings
 from cassandra_llm_cache.exact import CassandraCache
@@ -22,12 +25,16 @@ from cassandra_llm_cache.semantic import (
 )
 
 __all__ = [
+    "BreakerState",
     "CacheOperationError",
     "CacheStats",
     "CassandraCache",
     "CassandraLLMCacheError",
     "CassandraSemanticCache",
+    "CircuitBreaker",
     "ConfigurationError",
+    "ErrorPolicy",
+    "LatencySummary",
     "LocalEmbeddings",
     "LocalServerError",
     "SemanticCacheStats",
@@ -36,6 +43,7 @@ __all__ = [
     "SessionNotConfiguredError",
     "SetupError",
     "SetupMode",
+    "Telemetry",
     "__version__",
     "init",
 ]

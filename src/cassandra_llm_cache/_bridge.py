@@ -39,10 +39,20 @@ U = TypeVar("U")
 
 
 class Page(NamedTuple):
-    """One page of a result: its rows and, if more rows follow, the state to fetch them."""
+    """One page of a result: its rows and, if more rows follow, the state to fetch them.
+
+    A call the store did not complete under the fail-open policy returns an empty page whose
+    ``error`` says why (a :class:`CacheOperationError`, its ``__cause__`` the driver's error);
+    it is never raised.
+    """
 
     rows: list[Any]
     paging_state: bytes | None
+    error: BaseException | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
 
 def _page(rows: Any, response_future: ResponseFuture) -> Page:

@@ -24,7 +24,7 @@ import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from enum import IntEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from langchain_core.messages import (
     AIMessage,
@@ -38,6 +38,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
+from pydantic import BaseModel
 
 try:
     import orjson
@@ -104,7 +105,6 @@ MESSAGE_CLASSES: Final = {name: cls for cls, name in _MESSAGE_NAMES.items()}
 """The message classes a stored value may contain, by class name."""
 GENERATION_CLASSES: Final = dict(_GENERATION_CLASSES)
 """The generation classes a stored value may contain, by class name."""
-_MESSAGE_FIELDS: Final = {cls: frozenset(cls.model_fields) for cls in _MESSAGE_NAMES}
 
 _NONE_TYPE: Final = type(None)
 # Types the rebuilt messages' fields must have; other keys become the message's extra fields.
@@ -124,6 +124,15 @@ _FIELD_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "status": (str,),
 }
 _LIST_OF_DICTS: Final = frozenset({"tool_calls", "invalid_tool_calls", "tool_call_chunks"})
+# Per message class: (field name, allowed types, must be a list of objects) for its typed fields.
+_FIELD_CHECKS: Final = {
+    cls: tuple(
+        (name, types, name in _LIST_OF_DICTS)
+        for name, types in _FIELD_TYPES.items()
+        if name in cls.model_fields
+    )
+    for cls in _MESSAGE_NAMES
+}
 
 _HEADERS: Final = {codec: MAGIC + bytes((FORMAT_VERSION, codec)) for codec in Compression}
 
@@ -235,47 +244,100 @@ def _generation_from_plain(item: Any) -> Generation:
     if not issubclass(cls, ChatGeneration):
         if text is None:
             raise DecodeError("generation text is missing")
-        return cls.model_construct(text=text, generation_info=info)
+        return _construct(cls, {"text": text, "generation_info": info})
     message_cls = MESSAGE_CLASSES.get(item.get("m"))  # type: ignore[arg-type]
     if message_cls is None:
         raise DecodeError("unknown message class")
     if cls is ChatGenerationChunk and not issubclass(message_cls, BaseMessageChunk):
         raise DecodeError("a ChatGenerationChunk needs a message chunk")
     fields = _checked_message_fields(item.get("message"), message_cls)
-    # Values were validated when the message was first built and stored as they came out, so
-    # rebuilding without re-validation (model_construct) returns an equal object, 2-3x faster.
-    message = message_cls.model_construct(**fields)
+    message = _construct(message_cls, fields)
     if text is None:
         content = fields["content"]
         text = content if type(content) is str else message.text
-    return cls.model_construct(text=text, generation_info=info, message=message)
+    return _construct(cls, {"text": text, "generation_info": info, "message": message})
 
 
 def _checked_message_fields(value: object, message_cls: type[BaseMessage]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise DecodeError("a message is not an object")
     fields: dict[str, Any] = value
-    known = _MESSAGE_FIELDS[message_cls]
     if "content" not in fields:
         raise DecodeError("a message has no content")
-    for key, field_value in fields.items():
-        if type(key) is not str or not key or key[0] == "_" or key == "type":
-            raise DecodeError("a message has an invalid field name")
-        expected = _FIELD_TYPES.get(key)
-        if expected is None or key not in known:
+    if "type" in fields or not all(type(key) is str and key[:1].isalpha() for key in fields):
+        raise DecodeError("a message has an invalid field name")
+    for name, types, list_of_dicts in _FIELD_CHECKS[message_cls]:
+        if name not in fields:
             continue
-        if not isinstance(field_value, expected):
-            raise DecodeError(f"message field {key!r} has the wrong type")
-        if (
-            key in _LIST_OF_DICTS
-            and isinstance(field_value, list)
-            and any(type(entry) is not dict for entry in field_value)
+        field_value = fields[name]
+        if not isinstance(field_value, types) or (
+            list_of_dicts and any(type(entry) is not dict for entry in fields[name])
         ):
-            raise DecodeError(f"message field {key!r} has the wrong type")
+            raise DecodeError(f"message field {name!r} has the wrong type")
     content = fields["content"]
     if type(content) is list and any(type(block) not in (str, dict) for block in content):
         raise DecodeError("message content blocks must be strings or objects")
     return fields
+
+
+# --- rebuilding without validation ------------------------------------------------------------
+#
+# Stored values were validated when the objects were first built and are stored as they came
+# out, so they are rebuilt without re-validation: what ``BaseModel.model_construct`` does, minus
+# its generic per-field loop (2x faster; a chat hit builds two objects). An import-time check
+# falls back to ``model_construct`` itself should a pydantic release construct models otherwise.
+
+_M = TypeVar("_M", bound=BaseModel)
+_FIELDS: Final[dict[type[BaseModel], frozenset[str]]] = {
+    cls: frozenset(cls.model_fields) for cls in (*_GENERATION_NAMES, *_MESSAGE_NAMES)
+}
+
+
+def _model_construct(cls: type[_M], values: dict[str, Any]) -> _M:
+    return cls.model_construct(**values)
+
+
+def _direct_construct(cls: type[_M], values: dict[str, Any]) -> _M:
+    known = _FIELDS[cls]
+    state: dict[str, Any] = {}
+    extra: dict[str, Any] | None = {} if cls.model_config.get("extra") == "allow" else None
+    for name, value in values.items():
+        if name in known:
+            state[name] = value
+        elif extra is not None:
+            extra[name] = value
+    fields_set = set(state)
+    for name in known - fields_set:
+        state[name] = cls.model_fields[name].get_default(call_default_factory=True)
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", state)
+    object.__setattr__(model, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(model, "__pydantic_extra__", extra)
+    object.__setattr__(model, "__pydantic_private__", None)
+    return model
+
+
+def _same_construction() -> bool:
+    samples: list[tuple[type[BaseModel], dict[str, Any]]] = [
+        (AIMessage, {"content": "x", "id": "1", "tool_calls": [], "vendor_field": {"a": 1}}),
+        (ToolMessage, {"content": "x", "tool_call_id": "c"}),
+        (Generation, {"text": "t", "generation_info": None}),
+        (ChatGeneration, {"text": "t", "generation_info": {}, "message": AIMessage("t")}),
+    ]
+    attributes = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__")
+    for cls, values in samples:
+        if cls.__private_attributes__ or cls.__pydantic_post_init__:
+            return False
+        reference = _model_construct(cls, dict(values))
+        direct = _direct_construct(cls, dict(values))
+        if any(getattr(reference, a) != getattr(direct, a) for a in attributes):
+            return False
+        if reference.__pydantic_private__ is not None or reference != direct:
+            return False
+    return True
+
+
+_construct: Final = _direct_construct if _same_construction() else _model_construct
 
 
 # --- JSON -------------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 APPLICATION_NAME: Final = "cassandra-llm-cache"
+PROTOCOL_VERSION: Final = 5
+"""The native protocol version ``init()`` asks for (override with ``cluster_options``)."""
 ENV_CONTACT_POINTS: Final = "CASSANDRA_CONTACT_POINTS"
 ENV_PORT: Final = "CASSANDRA_PORT"
 ENV_USERNAME: Final = "CASSANDRA_USERNAME"
@@ -168,6 +170,9 @@ def _open_cluster(
         kwargs["execution_profiles"] = {
             EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=policy)
         }
+        # Cassandra 4.0+ speaks protocol v5; without this the driver first offers newer ones and
+        # logs a warning as it downgrades. cluster_options={"protocol_version": 4} for 3.x.
+        kwargs["protocol_version"] = PROTOCOL_VERSION
     kwargs.update(cluster_options or {})
     return Cluster(**kwargs)
 

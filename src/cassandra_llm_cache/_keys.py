@@ -100,4 +100,9 @@ def _to_prompt_value(model_input: Any) -> Any:
 
 def legacy_key_vals(prompt: str, llm_string: str) -> str:
     """The ``key_vals`` column of the legacy layout for this prompt and model string."""
-    return json.dumps([md5_hex(llm_string), md5_hex(prompt)], separators=(",", ":"))
+    return legacy_key_vals_of(md5_key(llm_string), md5_key(prompt))
+
+
+def legacy_key_vals_of(llm_key: bytes, prompt_key: bytes) -> str:
+    """The ``key_vals`` column of the legacy layout for two md5 digests."""
+    return json.dumps([llm_key.hex(), prompt_key.hex()], separators=(",", ":"))

@@ -33,6 +33,10 @@ Defaults, and why (documented for users in docs/resilience.md):
 - ``should_cache``: by default empty outputs and outputs whose finish reason says they were cut or
   filtered (``length``, ``max_tokens``, ``content_filter``, ``SAFETY``, ...) are not stored: a cache
   would replay them forever.
+- A failed setup (ASYNC or OFF mode) under ``on_error="miss"``: calls are misses and no-ops until
+  a retry succeeds; the first retry is 1 s after the failure was seen, then 2, 4, ... up to 60 s.
+
+:class:`Resilience` bundles the validated options; ``_store`` applies them to every call.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ DEFAULT_WRITE_CONSISTENCY: Final = "LOCAL_QUORUM"
 DEFAULT_MAX_VALUE_BYTES: Final = 4 * 1024 * 1024
 # A client timeout above the server's own request timeouts (2-10 s) only hides a stuck cluster.
 MAX_REQUEST_TIMEOUT: Final = 120.0
+SETUP_RETRY_FIRST: Final = 1.0
+SETUP_RETRY_MAX: Final = 60.0
 
 
 # -- error policy ------------------------------------------------------------------------------
@@ -422,3 +428,100 @@ def parse_should_cache(value: ShouldCache | None) -> ShouldCache:
             "should_cache must be a callable taking the list of generations and returning a bool."
         )
     return value
+
+
+# -- bad input -----------------------------------------------------------------------------------
+def check_generations(return_val: object) -> None:
+    """Raise a clear :class:`TypeError` unless ``return_val`` is a list (or tuple) of Generations.
+
+    What LangChain passes to ``update`` is always a list; anything else is a programming error,
+    reported whatever the error policy says.
+    """
+    if not isinstance(return_val, (list, tuple)):
+        msg = (
+            "return_val must be a list of langchain_core.outputs.Generation objects, "
+            f"not {type(return_val).__name__}"
+        )
+        raise TypeError(msg)
+    for generation in return_val:
+        if not isinstance(generation, Generation):
+            msg = (
+                "return_val must be a list of langchain_core.outputs.Generation objects; "
+                f"it contains a {type(generation).__name__}"
+            )
+            raise TypeError(msg)
+
+
+def write_size(values: Sequence[object]) -> int:
+    """Bytes the values of a write take on the server: blobs, UTF-8 text, 4 per vector element."""
+    size = 0
+    for value in values:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            size += len(value)
+        elif isinstance(value, str):
+            size += len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+        elif isinstance(value, list):
+            size += 4 * len(value)
+    return size
+
+
+def setup_retry_delay(failures: int) -> float:
+    """Seconds to wait before retrying a setup that failed ``failures`` times (1, 2, 4, ... 60)."""
+    return min(SETUP_RETRY_MAX, SETUP_RETRY_FIRST * 2.0 ** min(max(failures - 1, 0), 16))
+
+
+# -- all options of a cache ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Resilience:
+    """A cache's validated resilience options (see :func:`resilience`)."""
+
+    on_error: ErrorPolicy = ErrorPolicy.MISS
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    breaker: CircuitBreaker | None = None
+    read_consistency: int = CONSISTENCY_LEVELS[DEFAULT_READ_CONSISTENCY]
+    write_consistency: int = CONSISTENCY_LEVELS[DEFAULT_WRITE_CONSISTENCY]
+    max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES
+    should_cache: ShouldCache = default_should_cache
+
+    @property
+    def fail_open(self) -> bool:
+        """True under ``on_error="miss"``: failures become misses and no-ops."""
+        return self.on_error is ErrorPolicy.MISS
+
+    def describe(self) -> str:
+        """The non-default options, for a cache's repr (no callables, no ids)."""
+        parts = []
+        if self.on_error is not ErrorPolicy.MISS:
+            parts.append(f"on_error={self.on_error.value!r}")
+        if self.request_timeout != DEFAULT_REQUEST_TIMEOUT:
+            parts.append(f"request_timeout={self.request_timeout:g}")
+        if self.breaker is None:
+            parts.append("circuit_breaker=False")
+        if self.read_consistency != CONSISTENCY_LEVELS[DEFAULT_READ_CONSISTENCY]:
+            parts.append(f"read_consistency={consistency_name(self.read_consistency)!r}")
+        if self.write_consistency != CONSISTENCY_LEVELS[DEFAULT_WRITE_CONSISTENCY]:
+            parts.append(f"write_consistency={consistency_name(self.write_consistency)!r}")
+        if self.max_value_bytes != DEFAULT_MAX_VALUE_BYTES:
+            parts.append(f"max_value_bytes={self.max_value_bytes!r}")
+        return ", ".join(parts)
+
+
+def resilience(  # noqa: PLR0917 - each option is named by the caches' keyword-only arguments
+    on_error: ErrorPolicy | str = ErrorPolicy.MISS,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    circuit_breaker: CircuitBreaker | bool | None = True,
+    read_consistency: str | int = DEFAULT_READ_CONSISTENCY,
+    write_consistency: str | int = DEFAULT_WRITE_CONSISTENCY,
+    max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
+    should_cache: ShouldCache | None = None,
+) -> Resilience:
+    """Validate a cache's options; :class:`ConfigurationError` names the first bad one."""
+    return Resilience(
+        on_error=parse_error_policy(on_error),
+        request_timeout=parse_timeout(request_timeout),
+        breaker=parse_circuit_breaker(circuit_breaker),
+        read_consistency=parse_consistency(read_consistency, for_writes=False),
+        write_consistency=parse_consistency(write_consistency, for_writes=True),
+        max_value_bytes=parse_max_value_bytes(max_value_bytes),
+        should_cache=parse_should_cache(should_cache),
+    )

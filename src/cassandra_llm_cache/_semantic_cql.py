@@ -41,6 +41,10 @@ SEMANTIC_TABLE_OPTIONS: Final = (
     "comment = 'cassandra-llm-cache semantic cache'",
 )
 MAX_DIMENSION: Final = 8192
+# The columns of langchain_community's semantic cache table (cassio's metadata vector table).
+_LEGACY_COLUMNS: Final = frozenset(
+    {"row_id", "body_blob", "vector", "attributes_blob", "metadata_s"}
+)
 _VECTOR_TYPE: Final = re.compile(r"vector<float,\s*(\d+)>")
 
 NEEDS_CASSANDRA_5: Final = (
@@ -130,6 +134,13 @@ def table_dimension(info: TableInfo, *, where: str) -> int:
         or info.partition_key != SEMANTIC_PARTITION_KEY
         or any(info.columns.get(name) != cql_type for name, cql_type in required.items())
     ):
+        if set(info.columns) >= _LEGACY_COLUMNS:
+            msg = (
+                f"table {where} was written by langchain_community's CassandraSemanticCache; "
+                "its layout (plaintext prompts, md5 keys) is not served in place: pass another "
+                "table_name, or drop that table (it only holds cached answers)"
+            )
+            raise ConfigurationError(msg)
         columns = ", ".join(sorted(info.columns))
         msg = (
             f"table {where} exists but is not a semantic cache table of this package "

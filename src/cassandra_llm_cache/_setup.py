@@ -153,22 +153,31 @@ class Setup:
 
     def wait(self) -> Ready:
         """Wait (blocking) for setup; a failure is raised as :class:`SetupError`."""
-        concurrent.futures.wait([self._future])
-        return self._outcome()
+        future = self._future  # one run, even if a retry replaces it meanwhile
+        concurrent.futures.wait([future])
+        return self._outcome(future)
 
     async def wait_async(self) -> Ready:
         """Wait without blocking the event loop; a failure is raised as :class:`SetupError`."""
-        await _bridge.settled(self._future)
-        return self._outcome()
+        future = self._future
+        await _bridge.settled(future)
+        return self._outcome(future)
 
-    def _outcome(self) -> Ready:
+    def retry(self) -> None:
+        """Run the chain again, in the background, if it failed (the fail-open policy of
+        ``_store`` calls this after a back-off; callers serialise it)."""
+        if self._future.done() and self._future.exception() is not None:
+            self._future = self._start()
+            self._future.add_done_callback(self._log_failure)
+
+    def _outcome(self, future: concurrent.futures.Future[Ready]) -> Ready:
         # The stored error is never re-raised itself (each raise would grow its traceback):
         # every call raises a fresh SetupError caused by it.
-        exc = self._future.exception()
+        exc = future.exception()
         if exc is not None:
             msg = f"the cache on {self._where} is unusable: its setup failed: {exc}"
             raise SetupError(msg) from exc
-        return self._future.result()
+        return future.result()
 
     def _log_failure(self, future: concurrent.futures.Future[Ready]) -> None:
         exc = future.exception()

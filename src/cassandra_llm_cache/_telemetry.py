@@ -4,17 +4,18 @@ Install the ``otel`` extra (``pip install "cassandra-llm-cache[otel]"``) and con
 usual; until an SDK is configured the API's no-op providers make this nearly free. Names follow
 OpenTelemetry's database semantic conventions where they fit:
 
-- metric ``db.client.operation.duration`` (histogram, seconds), one per cache operation, with
+- metric ``db.client.operation.duration`` (histogram, seconds), one per database call, with
   ``db.system.name="cassandra"``, ``db.namespace`` (keyspace), ``db.collection.name`` (table),
-  ``db.operation.name`` (the CQL verb: ``SELECT``, ``INSERT``, ``DELETE``, ``TRUNCATE``),
+  ``db.operation.name`` (the CQL verb: ``SELECT``, ``INSERT``, ``DELETE``; absent for clears,
+  which may TRUNCATE or scan and delete),
   ``error.type`` when it failed, and this package's ``cassandra_llm_cache.operation``
-  (``lookup``, ``update``, ``delete``, ``clear``) and ``cassandra_llm_cache.result`` (``hit``,
-  ``miss``, ``stored``, ``skipped``, ``done``, ``error``);
+  (``lookup``, ``update``, ``delete``, ``clear``);
 - counters ``cassandra_llm_cache.lookups`` (with ``cassandra_llm_cache.result`` = hit or miss),
   ``cassandra_llm_cache.writes``, ``cassandra_llm_cache.errors`` (with ``error.type``),
-  ``cassandra_llm_cache.bytes.read`` and ``cassandra_llm_cache.bytes.written`` (stored value
-  sizes) and ``cassandra_llm_cache.tokens.saved`` (tokens of the cached responses served);
-- one CLIENT span per operation, named ``"{db.operation.name} {db.collection.name}"`` with the
+  ``cassandra_llm_cache.bytes.read`` and ``cassandra_llm_cache.bytes.written`` (values read by
+  hits; keys and values sent by updates) and ``cassandra_llm_cache.tokens.saved`` (tokens of
+  the responses served from the cache);
+- one CLIENT span per database call, named ``"{db.operation.name} {db.collection.name}"`` with the
   same attributes. Spans are recorded when the operation ends, with its real start time, as
   children of the span current at that moment.
 
@@ -44,10 +45,11 @@ DURATION_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
 
 CQL_VERBS: Final[Mapping[str, str]] = {
     "lookup": "SELECT",
+    "search": "SELECT",
     "update": "INSERT",
     "delete": "DELETE",
-    "clear": "TRUNCATE",
 }
+"""The one CQL statement kind of each operation (a clear may TRUNCATE, or scan and DELETE)."""
 
 OPERATION_ATTRIBUTE: Final = "cassandra_llm_cache.operation"
 RESULT_ATTRIBUTE: Final = "cassandra_llm_cache.result"
@@ -131,41 +133,33 @@ class Instruments:
     def __repr__(self) -> str:
         return f"Instruments(table={self._table!r})"
 
-    def record(
-        self,
-        operation: str,
-        seconds: float,
-        *,
-        result: str,
-        nbytes: int = 0,
-        tokens: int = 0,
-        error_type: str | None = None,
-    ) -> None:
-        """Record one finished operation that took ``seconds``."""
-        verb = CQL_VERBS.get(operation, operation.upper())
-        attributes = {
-            **self._attributes,
-            "db.operation.name": verb,
-            OPERATION_ATTRIBUTE: operation,
-            RESULT_ATTRIBUTE: result,
-        }
+    def operation(self, operation: str, seconds: float, *, error_type: str | None = None) -> None:
+        """One database call of ``operation`` took ``seconds`` (``error_type``: it failed)."""
+        verb = CQL_VERBS.get(operation)
+        attributes = {**self._attributes, OPERATION_ATTRIBUTE: operation}
+        if verb is not None:
+            attributes["db.operation.name"] = verb
         if error_type is not None:
             attributes["error.type"] = error_type
-        self._duration.record(seconds, attributes)
-        if operation == "lookup" and result in {"hit", "miss"}:
-            self._lookups.add(1, {**self._attributes, RESULT_ATTRIBUTE: result})
-        if result == "stored":
-            self._writes.add(1, self._attributes)
-        if error_type is not None:
             self._errors.add(
                 1, {**self._attributes, OPERATION_ATTRIBUTE: operation, "error.type": error_type}
             )
+        self._duration.record(seconds, attributes)
+        self._span(verb or operation, seconds, attributes, error_type)
+
+    def lookup(self, *, hit: bool, nbytes: int = 0, tokens: int = 0) -> None:
+        """A lookup ended in a hit (``nbytes`` read, ``tokens`` saved) or a miss."""
+        self._lookups.add(1, {**self._attributes, RESULT_ATTRIBUTE: "hit" if hit else "miss"})
         if nbytes:
-            counter = self._bytes_read if operation == "lookup" else self._bytes_written
-            counter.add(nbytes, self._attributes)
+            self._bytes_read.add(nbytes, self._attributes)
         if tokens:
             self._tokens_saved.add(tokens, self._attributes)
-        self._span(verb, seconds, attributes, error_type)
+
+    def stored(self, *, nbytes: int = 0) -> None:
+        """An entry was written (``nbytes`` of keys and value sent)."""
+        self._writes.add(1, self._attributes)
+        if nbytes:
+            self._bytes_written.add(nbytes, self._attributes)
 
     def _span(
         self, verb: str, seconds: float, attributes: dict[str, str], error_type: str | None

@@ -5,8 +5,10 @@ UNKNOWN", logged by the server as "Number of outstanding pooled objects has gone
 limit") when more vector inserts than its vector index's graph pool allows (a handful, tied to
 the CPU count) reach one table's memtable at the same moment (CASSANDRA-21644). A cache keeps
 its own vector inserts to ``limit`` at a time and retries that failure a few times, with a
-short jittered back-off, for the inserts of other clients it cannot coordinate with. Inserts are
-idempotent, so a retry can never duplicate or corrupt an entry.
+short jittered back-off, for the inserts of other clients it cannot coordinate with - whether
+the store raised the failure or returned it in a fail-open page. Inserts are idempotent, so a
+retry can never duplicate or corrupt an entry. The failure is retried whether
+the store raised it (``on_error="raise"``) or returned it in a failed page (fail-open).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from cassandra import WriteFailure
 
+from cassandra_llm_cache._bridge import Page
 from cassandra_llm_cache._errors import CacheOperationError
 
 if TYPE_CHECKING:
@@ -28,12 +31,18 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 DEFAULT_LIMIT: Final = 2
-ATTEMPTS: Final = 6
+ATTEMPTS: Final = 3
+"""Tries per insert; kept below the circuit breaker's default of 5 consecutive failures."""
 _FIRST_PAUSE: Final = 0.01
 
 
-def _retryable(error: CacheOperationError) -> bool:
-    return isinstance(error.__cause__, WriteFailure)
+def _retryable(error: BaseException | None) -> bool:
+    return error is not None and isinstance(error.__cause__, WriteFailure)
+
+
+def _failed_retryably(result: object) -> bool:
+    """A failed page (fail-open store) whose cause is worth a retry."""
+    return isinstance(result, Page) and _retryable(result.error)
 
 
 def _pause(attempt: int) -> float:
@@ -59,10 +68,13 @@ class VectorWriteGate:
         for attempt in range(ATTEMPTS):
             with self._sync_gate:
                 try:
-                    return insert()
+                    result = insert()
                 except CacheOperationError as error:
                     if not _retryable(error) or attempt == ATTEMPTS - 1:
                         raise
+                else:
+                    if not _failed_retryably(result) or attempt == ATTEMPTS - 1:
+                        return result
             time.sleep(_pause(attempt))
         raise AssertionError  # pragma: no cover - the loop returns or raises
 
@@ -72,10 +84,13 @@ class VectorWriteGate:
         for attempt in range(ATTEMPTS):
             async with gate:
                 try:
-                    return await insert()
+                    result = await insert()
                 except CacheOperationError as error:
                     if not _retryable(error) or attempt == ATTEMPTS - 1:
                         raise
+                else:
+                    if not _failed_retryably(result) or attempt == ATTEMPTS - 1:
+                        return result
             await asyncio.sleep(_pause(attempt))
         raise AssertionError  # pragma: no cover - the loop returns or raises
 

@@ -112,6 +112,41 @@ def run_exact_demo(session: Session, keyspace: str, *, hits: int = 200) -> dict[
     return {"miss": miss, "hit": hit, "amiss": amiss, "ahit": ahit, "p50": p50, "p99": p99}
 
 
+def run_semantic_demo(session: Session, keyspace: str) -> dict[str, Any]:
+    """A reworded question served by the semantic cache; a reversed conversion refused."""
+    from cassandra_llm_cache import CassandraSemanticCache, LocalEmbeddings
+    from cassandra_llm_cache._keys import langchain_cache_key
+
+    embedding = LocalEmbeddings()
+    cache = CassandraSemanticCache(
+        session=session, keyspace=keyspace, embedding=embedding, table_name="demo_semantic_cache"
+    )
+    cache.clear()
+    model = SlowChatModel(cache=cache)
+    print("\n== Semantic cache (CassandraSemanticCache + LocalEmbeddings, offline) ==")
+    first = "How does Cassandra distribute data across nodes?"
+    reworded = "In Cassandra, how is data distributed across nodes?"
+    miss = _timed(lambda: model.invoke(first))
+    similar = _timed(lambda: model.invoke(reworded))
+    hit = cache.lookup_with_score(*langchain_cache_key(reworded, model))
+    score = f"{hit.score:.3f}" if hit is not None else "-"
+    print(f"first question (miss, model runs): {_milliseconds(miss)}")
+    print(
+        f"reworded question (hit, cosine {score} >= {cache.score_threshold}): "
+        f"{_milliseconds(similar)}"
+    )
+    _timed(lambda: model.invoke("Convert 5 miles to kilometers."))
+    refused = _timed(lambda: model.invoke("Convert 5 kilometers to miles."))
+    print(
+        f"'Convert 5 kilometers to miles' after 'Convert 5 miles to kilometers': the guard "
+        f"refused the cached answer, the model ran ({_milliseconds(refused)})"
+    )
+    stats = cache.stats()
+    print(f"the model ran {model.calls} times for 4 calls; cache stats: {stats}")
+    embedding.close()
+    return {"miss": miss, "similar": similar, "refused": refused, "model_calls": model.calls}
+
+
 def _connect(contact: CassandraContact) -> tuple[Any, Session]:
     from cassandra.cluster import Cluster
 
@@ -143,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "{'class': 'SimpleStrategy', 'replication_factor': 1}"
         )
         run_exact_demo(session, DEMO_KEYSPACE, hits=args.hits)
+        run_semantic_demo(session, DEMO_KEYSPACE)
     finally:
         cluster.shutdown()
         if local is not None and started_here and not args.keep_running:

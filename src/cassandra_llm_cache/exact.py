@@ -14,7 +14,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from typing_extensions import override
 
-from cassandra_llm_cache import _codec
+from cassandra_llm_cache import _codec, _telemetry
 from cassandra_llm_cache._codec import DecodeError, EncodeError
 from cassandra_llm_cache._connection import cache_profile, resolve_session
 from cassandra_llm_cache._cql import (
@@ -31,8 +31,19 @@ from cassandra_llm_cache._cql import (
 from cassandra_llm_cache._errors import ConfigurationError
 from cassandra_llm_cache._keys import langchain_cache_key, md5_key, sha256_key
 from cassandra_llm_cache._legacy import LegacyLayout
+from cassandra_llm_cache._resilience import (
+    DEFAULT_MAX_VALUE_BYTES,
+    DEFAULT_READ_CONSISTENCY,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_WRITE_CONSISTENCY,
+    CircuitBreaker,
+    ErrorPolicy,
+    ShouldCache,
+    check_generations,
+    resilience,
+)
 from cassandra_llm_cache._setup import Ready, Setup, SetupMode, resolve_setup_mode
-from cassandra_llm_cache._stats import CacheStats, StatsRecorder
+from cassandra_llm_cache._stats import CacheStats, StatsRecorder, bound_size, tokens_of
 from cassandra_llm_cache._store import ClearPlan, Store, first_value, row_values
 
 if TYPE_CHECKING:
@@ -43,6 +54,8 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseLanguageModel, LanguageModelInput
     from langchain_core.outputs import Generation
     from langchain_core.runnables import RunnableBinding
+
+    from cassandra_llm_cache._telemetry import TelemetryOption
 
 _log = logging.getLogger(__name__)
 
@@ -86,10 +99,33 @@ class CassandraCache(BaseCache):
             keyspace is an error.
         execution_profile: the session's execution profile (name or object) the cache copies
             for its requests (consistency, timeouts, load balancing); default: the default one.
+        telemetry: OpenTelemetry metrics and spans (``docs/metrics.md``). ``None`` (default):
+            through the global providers if ``opentelemetry-api`` is installed; ``False``: off;
+            ``True`` or a :class:`Telemetry` (with its own providers): on, and an error if the
+            package is missing.
+        on_error: ``"miss"`` (default): a failed lookup is a miss and a failed update a no-op,
+            logged without content and counted in ``stats()``; ``"raise"``: they raise
+            :class:`CacheOperationError` (and a failed ASYNC/OFF setup :class:`SetupError`).
+        request_timeout: seconds each lookup, update or delete may take (default 1.0).
+        circuit_breaker: ``True`` (default: 5 consecutive failures open it for 5 s), ``False``,
+            or a :class:`CircuitBreaker` (tuned, or shared by caches of one cluster).
+        read_consistency, write_consistency: consistency levels of lookups and of updates and
+            deletes (default ``"LOCAL_ONE"`` and ``"LOCAL_QUORUM"``; see
+            ``docs/resilience.md``).
+        max_value_bytes: a write larger than this (the encoded, compressed value plus its keys)
+            is not stored: a warning and ``stats().oversized`` (default 4 MiB; ``None``: no
+            limit).
+        should_cache: ``should_cache(generations) -> bool`` decides what is stored (default:
+            not empty outputs, nor outputs cut short or filtered); declined outputs are counted
+            in ``stats().not_cached``.
 
-    Errors: bad arguments raise :class:`ConfigurationError` (a ``ValueError``); a failed setup
-    :class:`SetupError` (in SYNC mode, the constructor raises the cause); a failed database call
-    :class:`CacheOperationError`. A stored value that cannot be read is a miss.
+    Errors: bad arguments raise :class:`ConfigurationError` (a ``ValueError``) and a
+    ``return_val`` that is not a list of Generations a :class:`TypeError`. In SYNC mode a failed
+    setup raises from the constructor. Under the default ``on_error="miss"`` no database failure
+    reaches ``lookup``/``update`` (nor an LLM call): a failed ASYNC/OFF setup makes them misses
+    and no-ops and is retried after a back-off. ``delete`` and ``clear`` always raise
+    :class:`CacheOperationError` (or :class:`SetupError`). A stored value that cannot be read is
+    a miss.
     """
 
     def __init__(  # noqa: PLR0917 - the legacy class's positional signature, kept for drop-in
@@ -105,7 +141,25 @@ class CassandraCache(BaseCache):
         store_plaintext: bool = False,
         keyspace_replication: Mapping[str, object] | None = None,
         execution_profile: object = EXEC_PROFILE_DEFAULT,
+        telemetry: TelemetryOption = None,
+        on_error: ErrorPolicy | str = ErrorPolicy.MISS,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        circuit_breaker: CircuitBreaker | bool = True,
+        read_consistency: str | int = DEFAULT_READ_CONSISTENCY,
+        write_consistency: str | int = DEFAULT_WRITE_CONSISTENCY,
+        max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
+        should_cache: ShouldCache | None = None,
     ) -> None:
+        self._policy = resilience(
+            on_error,
+            request_timeout,
+            circuit_breaker,
+            read_consistency,
+            write_consistency,
+            max_value_bytes,
+            should_cache,
+        )
+        self._should_cache = self._policy.should_cache
         self._table_name = identifier(table_name, "table name")
         self._ttl_seconds = ttl_seconds
         self._ttl = _check_ttl(ttl_seconds)
@@ -114,10 +168,21 @@ class CassandraCache(BaseCache):
         self._mode = resolve_setup_mode(setup_mode, skip_provisioning)
         session, self._keyspace = resolve_session(session, keyspace)
         self._where = f"{self._keyspace}.{self._table_name}"
-        self._stats = StatsRecorder()
+        self._stats = StatsRecorder(
+            _telemetry.create(self._keyspace, self._table_name, option=telemetry)
+        )
         self._reported: set[str] = set()
         profile = cache_profile(session, execution_profile)
-        self._store = Store(session, profile, where=self._where, on_error=self._stats.error)
+        self._store = Store(
+            session,
+            profile,
+            where=self._where,
+            policy=self._policy,
+            on_error=self._stats.error,
+            on_skipped=self._stats.skipped,
+            on_oversized=self._stats.oversized,
+            observe=self._stats.observe,
+        )
         self._active: _ExactLayout | LegacyLayout | None = None
         self._setup = Setup(
             session,
@@ -138,7 +203,10 @@ class CassandraCache(BaseCache):
     @override
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         """The generations cached for ``prompt`` and ``llm_string``, or ``None``."""
-        layout = self._active or self._activate(self._setup.wait())
+        layout = self._active or self._ready()
+        if layout is None:
+            self._stats.miss()
+            return None
         statement, values = layout.select(prompt, llm_string)
         page = self._store.execute(statement, values, operation="lookup")
         return self._found(layout, page.rows)
@@ -146,7 +214,10 @@ class CassandraCache(BaseCache):
     @override
     async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         """Async :meth:`lookup`; never blocks the event loop."""
-        layout = self._active or self._activate(await self._setup.wait_async())
+        layout = self._active or await self._aready()
+        if layout is None:
+            self._stats.miss()
+            return None
         statement, values = layout.select(prompt, llm_string)
         page = await self._store.aexecute(statement, values, operation="lookup")
         return self._found(layout, page.rows)
@@ -163,13 +234,19 @@ class CassandraCache(BaseCache):
         """Cache ``return_val``; ``ttl_seconds`` overrides the cache's TTL for this entry.
 
         A value that cannot be stored faithfully (e.g. a non-JSON object in ``generation_info``)
-        is not cached: it is logged (without content) and counted as an error.
+        is not cached: it is logged (without content) and counted as an error. Outputs
+        ``should_cache`` declines and values over ``max_value_bytes`` are not stored either.
         """
-        layout = self._active or self._activate(self._setup.wait())
+        check_generations(return_val)
+        if not self._should_cache(return_val):
+            self._stats.not_cached()
+            return
+        layout = self._active or self._ready()
+        if layout is None:
+            return
         write = self._write(layout, prompt, llm_string, return_val, ttl_seconds)
-        if write is not None:
-            self._store.execute(*write, operation="update")
-            self._stats.write()
+        if write is not None and not self._store.execute(*write, operation="update").failed:
+            self._stats.write(nbytes=bound_size(write[1]))
 
     @override
     async def aupdate(
@@ -181,11 +258,18 @@ class CassandraCache(BaseCache):
         ttl_seconds: int | _Unset | None = _UNSET,
     ) -> None:
         """Async :meth:`update`."""
-        layout = self._active or self._activate(await self._setup.wait_async())
+        check_generations(return_val)
+        if not self._should_cache(return_val):
+            self._stats.not_cached()
+            return
+        layout = self._active or await self._aready()
+        if layout is None:
+            return
         write = self._write(layout, prompt, llm_string, return_val, ttl_seconds)
         if write is not None:
-            await self._store.aexecute(*write, operation="update")
-            self._stats.write()
+            page = await self._store.aexecute(*write, operation="update")
+            if not page.failed:
+                self._stats.write(nbytes=bound_size(write[1]))
 
     @override
     def clear(self, **kwargs: Any) -> None:
@@ -247,8 +331,10 @@ class CassandraCache(BaseCache):
     # --- introspection --------------------------------------------------------------------------
 
     def stats(self) -> CacheStats:
-        """Hits, misses, writes and errors counted by this object since it was created."""
-        return self._stats.snapshot()
+        """What this object did since it was created: hits, misses, writes, errors, timeouts,
+        bytes, tokens saved and per-operation latencies (see ``docs/metrics.md``)."""
+        breaker = self._policy.breaker
+        return self._stats.snapshot(breaker=breaker.state.value if breaker is not None else None)
 
     @staticmethod
     def schema_cql(
@@ -269,14 +355,24 @@ class CassandraCache(BaseCache):
         return (
             f"CassandraCache(keyspace={self._keyspace!r}, table_name={self._table_name!r}, "
             f"namespace={self._namespace!r}, ttl_seconds={self._ttl_seconds!r}, "
-            f"setup_mode=SetupMode.{self._mode.name})"
+            f"setup_mode=SetupMode.{self._mode.name}{_options(self._policy.describe())})"
         )
 
     # --- shared by the sync and async paths -----------------------------------------------------
 
+    def _ready(self) -> _ExactLayout | LegacyLayout | None:
+        """The layout once setup is done; ``None`` if it failed and the policy is fail-open."""
+        ready = self._store.ready(self._setup)
+        return self._activate(ready) if ready is not None else None
+
+    async def _aready(self) -> _ExactLayout | LegacyLayout | None:
+        ready = await self._store.aready(self._setup)
+        return self._activate(ready) if ready is not None else None
+
     def _activate(self, ready: Ready) -> _ExactLayout | LegacyLayout:
         active = self._active
         if active is None:
+            self._store.adopt(ready.statements)
             layout = detect_exact_layout(ready.table, where=self._where)
             if layout is Layout.LEGACY:
                 active = LegacyLayout(ready.statements)
@@ -302,7 +398,7 @@ class CassandraCache(BaseCache):
             self._stats.miss(error=True)
             self._report(f"unreadable cache value in {self._where}, counted as a miss: {exc}")
             return None
-        self._stats.hit()
+        self._stats.hit(nbytes=bound_size(row_values(rows[0])), tokens=tokens_of(generations))
         return generations
 
     def _write(
@@ -438,6 +534,10 @@ class _ExactLayout:
             delete=self._delete,
             to_delete=lambda rows: [(namespace, llm_key, first_value(row)) for row in rows],
         )
+
+
+def _options(described: str) -> str:
+    return f", {described}" if described else ""
 
 
 def _valid_text(text: str) -> str:

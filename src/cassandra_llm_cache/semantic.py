@@ -30,7 +30,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from typing_extensions import override
 
-from cassandra_llm_cache import _codec, _guard
+from cassandra_llm_cache import _codec, _guard, _telemetry
 from cassandra_llm_cache._codec import DecodeError, EncodeError
 from cassandra_llm_cache._connection import cache_profile, resolve_session
 from cassandra_llm_cache._cql import create_keyspace_cql, identifier
@@ -38,6 +38,17 @@ from cassandra_llm_cache._embedding_memo import EmbeddingMemo
 from cassandra_llm_cache._errors import CassandraLLMCacheError, ConfigurationError
 from cassandra_llm_cache._keys import langchain_cache_key, sha256_key
 from cassandra_llm_cache._prompt_text import SemanticPrompt, split_prompt
+from cassandra_llm_cache._resilience import (
+    DEFAULT_MAX_VALUE_BYTES,
+    DEFAULT_READ_CONSISTENCY,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_WRITE_CONSISTENCY,
+    CircuitBreaker,
+    ErrorPolicy,
+    ShouldCache,
+    check_generations,
+    resilience,
+)
 from cassandra_llm_cache._semantic_cql import (
     check_dimension,
     check_indexes,
@@ -55,7 +66,7 @@ from cassandra_llm_cache._semantic_cql import (
 )
 from cassandra_llm_cache._setup import Ready, Setup, SetupMode, resolve_setup_mode
 from cassandra_llm_cache._similarity import Measure, resolve_measure
-from cassandra_llm_cache._stats import CacheStats, StatsRecorder
+from cassandra_llm_cache._stats import CacheStats, StatsRecorder, bound_size, tokens_of
 from cassandra_llm_cache._store import ClearPlan, Store, first_value, row_values
 from cassandra_llm_cache._vector_writes import VectorWriteGate
 from cassandra_llm_cache.exact import (
@@ -63,6 +74,7 @@ from cassandra_llm_cache.exact import (
     _check_namespace,
     _check_ttl,
     _clear_target,
+    _options,
     _Unset,
     _valid_text,
 )
@@ -76,6 +88,8 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseLanguageModel, LanguageModelInput
     from langchain_core.outputs import Generation
     from langchain_core.runnables import RunnableBinding
+
+    from cassandra_llm_cache._telemetry import TelemetryOption
 
 _log = logging.getLogger(__name__)
 
@@ -158,7 +172,12 @@ class CassandraSemanticCache(BaseCache):
         candidates: how many nearest entries one lookup considers (the guard and the verifier
             may reject the nearest).
         store_plaintext: also store the prompt and llm_string as text (off: digests only).
-        keyspace_replication, execution_profile: as for the exact cache.
+        keyspace_replication, execution_profile, telemetry: as for the exact cache.
+        on_error, request_timeout, circuit_breaker, read_consistency, write_consistency,
+            max_value_bytes, should_cache: as for the exact cache (``docs/resilience.md``).
+            Under the default ``on_error="miss"`` a lookup whose key read fails is a miss
+            without computing an embedding. ``request_timeout`` bounds each of a lookup's
+            two requests (the key read and the vector search).
     """
 
     def __init__(  # noqa: PLR0917 - the legacy class's positional signature, kept for drop-in
@@ -182,7 +201,25 @@ class CassandraSemanticCache(BaseCache):
         store_plaintext: bool = False,
         keyspace_replication: Mapping[str, object] | None = None,
         execution_profile: object = EXEC_PROFILE_DEFAULT,
+        telemetry: TelemetryOption = None,
+        on_error: ErrorPolicy | str = ErrorPolicy.MISS,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        circuit_breaker: CircuitBreaker | bool = True,
+        read_consistency: str | int = DEFAULT_READ_CONSISTENCY,
+        write_consistency: str | int = DEFAULT_WRITE_CONSISTENCY,
+        max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
+        should_cache: ShouldCache | None = None,
     ) -> None:
+        self._policy = resilience(
+            on_error,
+            request_timeout,
+            circuit_breaker,
+            read_consistency,
+            write_consistency,
+            max_value_bytes,
+            should_cache,
+        )
+        self._should_cache = self._policy.should_cache
         if embedding is None:
             raise ConfigurationError("Missing required parameter 'embedding'.")
         if distance_metric is not None:
@@ -207,7 +244,9 @@ class CassandraSemanticCache(BaseCache):
         self._mode = resolve_setup_mode(setup_mode, skip_provisioning)
         session, self._keyspace = resolve_session(session, keyspace)
         self._where = f"{self._keyspace}.{self._table_name}"
-        self._stats = StatsRecorder()
+        self._stats = StatsRecorder(
+            _telemetry.create(self._keyspace, self._table_name, option=telemetry)
+        )
         self._semantic_counts = [0, 0, 0]  # exact hits, guard rejections, verifier rejections
         self._reported: set[str] = set()
         self._memo = EmbeddingMemo(embedding)
@@ -215,7 +254,16 @@ class CassandraSemanticCache(BaseCache):
         self._profile = cache_profile(session, execution_profile)
         self._session = session
         self._replication = keyspace_replication
-        self._store = Store(session, self._profile, where=self._where, on_error=self._stats.error)
+        self._store = Store(
+            session,
+            self._profile,
+            where=self._where,
+            policy=self._policy,
+            on_error=self._stats.error,
+            on_skipped=self._stats.skipped,
+            on_oversized=self._stats.oversized,
+            observe=self._stats.observe,
+        )
         self._lock = threading.Lock()
         self._active: _SemanticLayout | None = None
         self._setup: Setup | None = None
@@ -259,15 +307,22 @@ class CassandraSemanticCache(BaseCache):
         ttl_seconds: int | _Unset | None = _UNSET,
     ) -> None:
         """Cache ``return_val`` for ``prompt``; reuses the embedding its lookup computed."""
-        layout = self._layout()
+        check_generations(return_val)
+        if not self._should_cache(return_val):
+            self._stats.not_cached()
+            return
+        layout = self._open_layout()
+        if layout is None:
+            return
         write = self._prepare_write(layout, prompt, llm_string, return_val, ttl_seconds)
         if write is None:
             return
         text = write.prompt.text
         vector = self._usable(self._memo.get(text), layout) if text else None
         statement, values = layout.insert(write, vector)
-        self._writes.run(lambda: self._store.execute(statement, values, operation="update"))
-        self._stats.write()
+        page = self._writes.run(lambda: self._store.execute(statement, values, operation="update"))
+        if not page.failed:
+            self._stats.write(nbytes=bound_size(values))
 
     @override
     async def aupdate(
@@ -279,15 +334,24 @@ class CassandraSemanticCache(BaseCache):
         ttl_seconds: int | _Unset | None = _UNSET,
     ) -> None:
         """Async :meth:`update`."""
-        layout = await self._alayout()
+        check_generations(return_val)
+        if not self._should_cache(return_val):
+            self._stats.not_cached()
+            return
+        layout = await self._aopen_layout()
+        if layout is None:
+            return
         write = self._prepare_write(layout, prompt, llm_string, return_val, ttl_seconds)
         if write is None:
             return
         text = write.prompt.text
         vector = self._usable(await self._memo.aget(text), layout) if text else None
         statement, values = layout.insert(write, vector)
-        await self._writes.arun(lambda: self._store.aexecute(statement, values, operation="update"))
-        self._stats.write()
+        page = await self._writes.arun(
+            lambda: self._store.aexecute(statement, values, operation="update")
+        )
+        if not page.failed:
+            self._stats.write(nbytes=bound_size(values))
 
     @override
     def clear(self, **kwargs: Any) -> None:
@@ -309,8 +373,14 @@ class CassandraSemanticCache(BaseCache):
 
     def lookup_with_score(self, prompt: str, llm_string: str) -> SemanticHit | None:
         """The hit for ``prompt`` with its document id and similarity score, or None."""
-        layout = self._layout()
+        layout = self._open_layout()
+        if layout is None:
+            self._stats.miss()
+            return None
         page = self._store.execute(*layout.select(prompt, llm_string), operation="lookup")
+        if page.failed:  # the database is failing: no embedding, no vector search
+            self._stats.miss()
+            return None
         exact = self._exact_hit(layout, prompt, llm_string, page.rows)
         if exact is not None:
             return exact
@@ -331,8 +401,14 @@ class CassandraSemanticCache(BaseCache):
 
     async def alookup_with_score(self, prompt: str, llm_string: str) -> SemanticHit | None:
         """Async :meth:`lookup_with_score`."""
-        layout = await self._alayout()
+        layout = await self._aopen_layout()
+        if layout is None:
+            self._stats.miss()
+            return None
         page = await self._store.aexecute(*layout.select(prompt, llm_string), operation="lookup")
+        if page.failed:
+            self._stats.miss()
+            return None
         exact = self._exact_hit(layout, prompt, llm_string, page.rows)
         if exact is not None:
             return exact
@@ -437,11 +513,15 @@ class CassandraSemanticCache(BaseCache):
 
     def stats(self) -> SemanticCacheStats:
         """Hits (exact and semantic), misses, writes, errors and rejections since creation."""
-        base = self._stats.snapshot()
+        breaker = self._policy.breaker
+        base = self._stats.snapshot(breaker=breaker.state.value if breaker is not None else None)
         with self._lock:
             exact, guard, verifier = self._semantic_counts
         return SemanticCacheStats(
-            base.hits, base.misses, base.writes, base.errors, exact, guard, verifier
+            **base.counters(),
+            exact_hits=exact,
+            guard_rejections=guard,
+            verifier_rejections=verifier,
         )
 
     @staticmethod
@@ -471,7 +551,7 @@ class CassandraSemanticCache(BaseCache):
             f"table_name={self._table_name!r}, namespace={self._namespace!r}, "
             f"similarity_measure={self._measure.name!r}, score_threshold={self._threshold!r}, "
             f"guard={self._guard!r}, ttl_seconds={self._ttl_seconds!r}, "
-            f"setup_mode=SetupMode.{self._mode.name})"
+            f"setup_mode=SetupMode.{self._mode.name}{_options(self._policy.describe())})"
         )
 
     # --- setup ------------------------------------------------------------------------------------
@@ -518,6 +598,36 @@ class CassandraSemanticCache(BaseCache):
             raise
         return self._activate(ready)
 
+    def _open_layout(self) -> _SemanticLayout | None:
+        """The layout for lookups and updates: ``None`` while setup has failed under the miss
+        policy (``Store.ready``: counted, logged, retried after a back-off)."""
+        active = self._active
+        if active is not None:
+            return active
+        setup = self._setup
+        if setup is None:
+            setup = self._setup_once(len(self._memo.get(PROBE_TEXT)))
+        try:
+            ready = self._store.ready(setup)
+        except CassandraLLMCacheError as exc:
+            _explain(exc)
+            raise
+        return self._activate(ready) if ready is not None else None
+
+    async def _aopen_layout(self) -> _SemanticLayout | None:
+        active = self._active
+        if active is not None:
+            return active
+        setup = self._setup
+        if setup is None:
+            setup = self._setup_once(len(await self._memo.aget(PROBE_TEXT)))
+        try:
+            ready = await self._store.aready(setup)
+        except CassandraLLMCacheError as exc:
+            _explain(exc)
+            raise
+        return self._activate(ready) if ready is not None else None
+
     def _setup_once(self, dimension: int) -> Setup:
         with self._lock:
             if self._setup is None:
@@ -527,6 +637,7 @@ class CassandraSemanticCache(BaseCache):
     def _activate(self, ready: Ready) -> _SemanticLayout:
         active = self._active
         if active is None:
+            self._store.adopt(ready.statements)
             dimension = table_dimension(ready.table, where=self._where)
             active = _SemanticLayout(ready.statements, self, dimension)
             self._active = active
@@ -539,16 +650,17 @@ class CassandraSemanticCache(BaseCache):
     ) -> SemanticHit | None:
         if not rows:
             return None
-        generations = self._decoded(first_value(rows[0]))
+        body = first_value(rows[0])
+        generations = self._decoded(body)
         if generations is None:
             return None
-        self._stats.hit()
+        self._stats.hit(nbytes=bound_size((body,)), tokens=tokens_of(generations))
         self._count(0)
         best = 1.0 if self._measure.higher_is_closer else 0.0
         return SemanticHit(layout.document_id(prompt, llm_string), generations, best, exact=True)
 
     def _hit(self, candidate: SemanticCandidate) -> SemanticHit:
-        self._stats.hit()
+        self._stats.hit(tokens=tokens_of(candidate.generations))
         return SemanticHit(
             candidate.document_id, candidate.generations, candidate.score, exact=False
         )

@@ -12,9 +12,13 @@ from cassandra_llm_cache.bench import main
 pytestmark = pytest.mark.bench
 
 
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 def test_tiny_benchmark_run_writes_report_with_numbers(cassandra_contact, tmp_path, capsys):
-    systems = ["raw", "ours", "memory", "e2e"]
-    if importlib.util.find_spec("cassio") is not None:
+    systems = ["raw", "ours", "semantic", "memory", "e2e"]
+    if _available("cassio"):
         systems.append("legacy")
     argv = [
         "--quick",
@@ -33,15 +37,24 @@ def test_tiny_benchmark_run_writes_report_with_numbers(cassandra_contact, tmp_pa
 
     document = json.loads((tmp_path / "benchmarks.json").read_text())
     assert document["failures"] == []
+    assert document["skipped"] == []
     measured = {(r["system"], r["operation"], r["mode"]) for r in document["results"]}
-    assert ("raw driver", "read", "sync") in measured
-    assert ("raw driver", "read", "async x4") in measured
-    assert ("raw driver", "insert", "async x4") in measured
-    assert ("InMemoryCache", "hit", "sync") in measured
-    assert ("InMemoryCache", "invoke hit", "sync") in measured
-    assert ("no cache", "ainvoke", "async x1") in measured
+    expected = {
+        ("raw driver", "read", "sync"),
+        ("raw driver", "read", "async x4"),
+        ("raw driver", "insert", "async x4"),
+        ("cassandra-llm-cache", "hit", "sync"),
+        ("cassandra-llm-cache", "miss", "sync"),
+        ("cassandra-llm-cache", "update", "async x4"),
+        ("cassandra-llm-cache", "invoke hit", "sync"),
+        ("cassandra-llm-cache", "ainvoke hit", "async x1"),
+        ("cassandra-llm-cache semantic", "hit (similar prompt)", "sync"),
+        ("InMemoryCache", "hit", "sync"),
+        ("no cache", "ainvoke", "async x1"),
+    }
     if "legacy" in systems:
-        assert ("legacy CassandraCache", "hit", "sync") in measured
+        expected.add(("legacy CassandraCache", "hit", "sync"))
+    assert expected <= measured
     for result in document["results"]:
         median = result["median"]
         assert median["ops"] > 0
@@ -49,14 +62,19 @@ def test_tiny_benchmark_run_writes_report_with_numbers(cassandra_contact, tmp_pa
         assert median["p99_us"] >= median["p50_us"]
         assert median["throughput"] > 0
         assert median["cpu_us_per_op"] >= 0
+    assert all(document["fidelity"][system]["2 KB"] for system in document["fidelity"])
     assert document["node"]["release_version"].startswith("5.")
-    assert document["targets"], "every target is listed, measured or not"
+    ratios = {t["target"]: t for t in document["targets"]}
+    assert ratios["sync hit p50 vs raw point read"]["measured"] > 0
+    assert ratios["hit p50 lower than legacy CassandraCache"]["measured"] is not None or (
+        "legacy" not in systems
+    )
 
     report = (tmp_path / "benchmarks.md").read_text()
     assert "<!-- bench:begin" in report
     assert "<!-- bench:end -->" in report
     assert "## Targets" in report
-    assert "raw driver" in report
-    if importlib.util.find_spec("matplotlib") is not None:
+    assert "| cassandra-llm-cache | hit |" in report
+    if _available("matplotlib"):
         assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
     assert "sync hit p50 vs raw point read" in capsys.readouterr().err

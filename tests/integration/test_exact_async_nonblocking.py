@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 from blockbuster import BlockBuster, BlockingError
@@ -13,6 +14,10 @@ from langchain_core.outputs import Generation
 from cassandra_llm_cache import CassandraCache, SetupMode
 
 CONCURRENT = 500
+# These tests watch the event loop, not resilience: on a busy 2-core machine 500 concurrent
+# requests can exceed the default 1 s request timeout, and a lookup the circuit breaker skips
+# returns without awaiting anything.
+UNHURRIED: dict[str, Any] = {"request_timeout": 60.0, "circuit_breaker": False, "on_error": "raise"}
 ROUNDS = 3
 
 
@@ -37,7 +42,11 @@ async def test_no_blocking_call_anywhere_on_the_async_path(
     blockbuster, cassandra_session, cassandra_keyspace, table_name
 ):
     cache = CassandraCache(
-        cassandra_session, cassandra_keyspace, table_name, setup_mode=SetupMode.ASYNC
+        cassandra_session,
+        cassandra_keyspace,
+        table_name,
+        setup_mode=SetupMode.ASYNC,
+        **UNHURRIED,
     )
     await asyncio.gather(
         *(cache.aupdate(f"p{i}", "l", [Generation(text=f"g{i}")]) for i in range(0, CONCURRENT, 2))
@@ -63,7 +72,7 @@ async def test_every_lookup_lets_the_loop_run_under_500_concurrent_lookups(
     CPU-bound for any client (raw driver included), but a non-blocking lookup always suspends
     while the server answers, so the probe always ticks during it; a blocking one never does.
     """
-    cache = CassandraCache(cassandra_session, cassandra_keyspace, table_name)
+    cache = CassandraCache(cassandra_session, cassandra_keyspace, table_name, **UNHURRIED)
     for i in range(0, CONCURRENT, 5):
         cache.update(f"p{i}", "l", [Generation(text="x" * 2000)])
     ticks = 0

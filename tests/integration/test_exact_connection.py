@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from langchain_core.outputs import Generation
 
@@ -43,6 +45,27 @@ def test_init_auto_reads_the_environment(
     assert "password" not in repr(_connection._current).lower()
     _connection.reset()
     assert session.is_shutdown  # the cluster init() opened is closed when replaced
+
+
+def test_init_speaks_protocol_v5_without_downgrade_warnings(cassandra_contact, caplog):
+    with caplog.at_level(logging.DEBUG, logger="cassandra"):
+        session = init(
+            contact_points=cassandra_contact.contact_points,
+            port=cassandra_contact.port,
+            username=cassandra_contact.username,
+            password=cassandra_contact.password,
+        )
+    assert session.cluster.protocol_version == 5
+    assert "Downgrading" not in caplog.text
+    _connection.reset()
+    legacy = init(
+        contact_points=cassandra_contact.contact_points,
+        port=cassandra_contact.port,
+        username=cassandra_contact.username,
+        password=cassandra_contact.password,
+        cluster_options={"protocol_version": 4},
+    )
+    assert legacy.cluster.protocol_version == 4  # the override wins
 
 
 def test_explicit_arguments_win_over_init(cassandra_session, cassandra_keyspace, table_name):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cache_helpers import keyspace_exists
+from langchain_core.outputs import Generation
 
 from cassandra_llm_cache import CassandraCache, ConfigurationError, SetupMode
 
@@ -19,17 +20,24 @@ HOSTILE = [
 ]
 
 
-def schema_snapshot(session) -> set[tuple[str, str]]:
-    return {
-        (row.keyspace_name, row.table_name)
-        for row in session.execute("SELECT keyspace_name, table_name FROM system_schema.tables")
-    }
+@pytest.fixture
+def sent(cassandra_session):
+    """Every request the session sends while the test runs (the driver's own request hook)."""
+    requests: list[object] = []
+
+    def record(response_future):
+        requests.append(response_future.query)
+
+    cassandra_session.add_request_init_listener(record)
+    try:
+        yield requests
+    finally:
+        cassandra_session.remove_request_init_listener(record)
 
 
 @pytest.mark.parametrize("name", HOSTILE)
 @pytest.mark.parametrize("mode", [SetupMode.SYNC, SetupMode.ASYNC, SetupMode.OFF])
-def test_hostile_table_names(cassandra_session, cassandra_keyspace, name, mode):
-    before = schema_snapshot(cassandra_session)
+def test_hostile_table_names(cassandra_session, cassandra_keyspace, sent, name, mode):
     with pytest.raises(ValueError, match="invalid table name"):
         CassandraCache(
             cassandra_session,
@@ -37,13 +45,12 @@ def test_hostile_table_names(cassandra_session, cassandra_keyspace, name, mode):
             name.format(ks=cassandra_keyspace),
             setup_mode=mode,
         )
-    assert schema_snapshot(cassandra_session) == before
+    assert sent == []  # refused before a single request
     assert keyspace_exists(cassandra_session, cassandra_keyspace)
 
 
 @pytest.mark.parametrize("name", HOSTILE)
-def test_hostile_keyspace_names(cassandra_session, cassandra_keyspace, name):
-    before = schema_snapshot(cassandra_session)
+def test_hostile_keyspace_names(cassandra_session, cassandra_keyspace, sent, name):
     with pytest.raises(ConfigurationError, match="invalid keyspace name"):
         CassandraCache(
             cassandra_session,
@@ -51,10 +58,18 @@ def test_hostile_keyspace_names(cassandra_session, cassandra_keyspace, name):
             "t",
             keyspace_replication={"class": "SimpleStrategy", "replication_factor": 1},
         )
-    assert schema_snapshot(cassandra_session) == before
+    assert sent == []
 
 
-def test_hostile_replication_maps(cassandra_session):
+def test_the_request_hook_sees_a_cache_at_work(
+    cassandra_session, cassandra_keyspace, table_name, sent
+):
+    cache = CassandraCache(cassandra_session, cassandra_keyspace, table_name)
+    cache.lookup("p", "l")
+    assert sent  # the detector above is live: a real cache's requests are seen
+
+
+def test_hostile_replication_maps(cassandra_session, sent):
     with pytest.raises(ConfigurationError):
         CassandraCache(
             cassandra_session,
@@ -62,13 +77,14 @@ def test_hostile_replication_maps(cassandra_session):
             "t",
             keyspace_replication={"class": "SimpleStrategy", "x' : '1'} AND durable_writes": 1},
         )
+    assert sent == []
     assert not keyspace_exists(cassandra_session, "ks_never_created")
 
 
 def test_a_reserved_word_is_a_valid_quoted_name(cassandra_session, cassandra_keyspace):
     cache = CassandraCache(cassandra_session, cassandra_keyspace, "select")
     try:
-        cache.update("p", "l", [])
-        assert cache.lookup("p", "l") == []
+        cache.update("p", "l", [Generation(text="x")])
+        assert cache.lookup("p", "l") == [Generation(text="x")]
     finally:
         cassandra_session.execute(f'DROP TABLE IF EXISTS {cassandra_keyspace}."select"')

@@ -104,7 +104,9 @@ def test_a_missing_keyspace_is_a_clear_error(cassandra_session):
 @pytest.mark.asyncio
 async def test_a_failed_async_setup_is_raised_by_every_call(cassandra_session):
     missing = f"ks_missing_{uuid.uuid4().hex[:8]}"
-    cache = CassandraCache(cassandra_session, missing, "t", setup_mode=SetupMode.ASYNC)
+    cache = CassandraCache(
+        cassandra_session, missing, "t", setup_mode=SetupMode.ASYNC, on_error="raise"
+    )
     depths = []
     for _ in range(3):
         with pytest.raises(SetupError, match=f"keyspace '{missing}' does not exist") as caught:
@@ -136,7 +138,11 @@ def test_keyspace_is_created_only_when_asked(cassandra_session):
 
 def test_off_issues_no_ddl(cassandra_session, cassandra_keyspace, table_name):
     cache = CassandraCache(
-        cassandra_session, cassandra_keyspace, table_name, setup_mode=SetupMode.OFF
+        cassandra_session,
+        cassandra_keyspace,
+        table_name,
+        setup_mode=SetupMode.OFF,
+        on_error="raise",
     )
     with pytest.raises(SetupError, match="does not exist, and setup_mode=OFF never creates it"):
         cache.lookup("p", "l")
@@ -156,7 +162,14 @@ def test_skip_provisioning_is_off_with_a_deprecation_warning(
     cassandra_session, cassandra_keyspace, table_name
 ):
     with pytest.warns(DeprecationWarning, match="skip_provisioning"):
-        cache = CassandraCache(cassandra_session, cassandra_keyspace, table_name, None, True)  # noqa: FBT003
+        cache = CassandraCache(
+            cassandra_session,
+            cassandra_keyspace,
+            table_name,
+            None,
+            True,  # noqa: FBT003
+            on_error="raise",
+        )
     with pytest.raises(SetupError):
         cache.lookup("p", "l")
     assert not table_exists(cassandra_session, cassandra_keyspace, table_name)
@@ -190,7 +203,11 @@ def test_a_table_of_another_shape_is_refused(cassandra_session, cassandra_keyspa
     with pytest.raises(ConfigurationError, match="not an LLM cache table"):
         CassandraCache(cassandra_session, cassandra_keyspace, table_name)
     cache = CassandraCache(
-        cassandra_session, cassandra_keyspace, table_name, setup_mode=SetupMode.ASYNC
+        cassandra_session,
+        cassandra_keyspace,
+        table_name,
+        setup_mode=SetupMode.ASYNC,
+        on_error="raise",
     )
     with pytest.raises(SetupError, match="not an LLM cache table"):
         cache.lookup("p", "l")

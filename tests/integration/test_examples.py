@@ -119,3 +119,19 @@ async def test_fastapi_app_serves_concurrent_requests_without_blocking_the_loop(
     assert stats["model_calls"] <= 101
     # 100 concurrent hits take less time than 10 sequential model calls (0.3 s each).
     assert warm_seconds < 0.3 * 10
+
+
+def test_semantic_cache_with_local_embeddings(example_keyspace):
+    out = run_example("semantic_local_embeddings.py")
+    lines = dict(line.split(" ", 1) for line in out.splitlines() if line[:1].isdigit())
+    assert lines["1"] == lines["2"]  # the reworded question was answered from the cache
+    assert lines["4"] == "5 kilometers are 3.11 miles."  # the reversed conversion was not
+    assert "guard rejections 1" in out
+
+
+def test_migrating_a_legacy_table(example_keyspace, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where a migration keeps its checkpoint while it runs
+    out = run_example("migrate_legacy_table.py")
+    assert "question 7 -> answer 7" in out
+    assert "md5" in out  # `stats` and `inspect` show the keys the tables use
+    assert list(tmp_path.iterdir()) == []  # finished migrations leave no checkpoint

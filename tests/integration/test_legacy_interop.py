@@ -158,7 +158,12 @@ def test_a_namespace_on_a_legacy_table_is_refused(
     with pytest.raises(ConfigurationError, match="legacy"):
         CassandraCache(cassandra_session, cassandra_keyspace, table_name, store_plaintext=True)
     deferred = CassandraCache(
-        cassandra_session, cassandra_keyspace, table_name, namespace="t", setup_mode=SetupMode.OFF
+        cassandra_session,
+        cassandra_keyspace,
+        table_name,
+        namespace="t",
+        setup_mode=SetupMode.OFF,
+        on_error="raise",
     )
     with pytest.raises(SetupError, match="no namespaces"):
         deferred.lookup("p", "l")

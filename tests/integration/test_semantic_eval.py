@@ -85,10 +85,32 @@ def test_the_command_runs_in_process(tmp_path, capsys, cassandra_contact, cassan
             "2",
             "--output",
             str(tmp_path),
+            "--save-results",
+            str(tmp_path / "results.json"),
             "--quiet",
         ]
     )
     assert code == 0
-    assert "paraphrase P" in capsys.readouterr().out
-    assert (tmp_path / "semantic-quality.md").read_text().startswith("# Semantic cache hit quality")
+    summary = capsys.readouterr().out
+    assert "paraphrase P" in summary
+    report = (tmp_path / "semantic-quality.md").read_text()
+    assert report.startswith("# Semantic cache hit quality")
     assert (tmp_path / "semantic-quality.png").stat().st_size > 10_000
+    # The saved results render the same report without the node.
+    again = tmp_path / "again"
+    assert (
+        main(
+            [
+                "eval-semantic",
+                "--from-results",
+                str(tmp_path / "results.json"),
+                "--output",
+                str(again),
+            ]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.splitlines()[:3] == summary.splitlines()[:3]
+    assert (again / "semantic-quality.md").read_text().split("## Data")[1] == report.split(
+        "## Data"
+    )[1]

@@ -252,3 +252,31 @@ def test_default_backends_are_the_fast_ones_when_installed():
     assert _codec.HAVE_ORJSON
     assert _codec.HAVE_ZSTD
     assert _codec.DEFAULT_COMPRESSION is Compression.ZSTD
+
+
+@pytest.mark.parametrize(
+    ("cls", "values"),
+    [
+        (AIMessage, {"content": "x"}),  # every other field from its default (factories too)
+        (AIMessage, {"content": [{"type": "text", "text": "y"}], "vendor": [1], "id": "i"}),
+        (AIMessageChunk, {"content": "x", "tool_call_chunks": [], "chunk_position": "last"}),
+        (HumanMessage, {"content": "x", "name": "n"}),
+        (ChatMessage, {"content": "x", "role": "r"}),
+        (ToolMessage, {"content": "x", "tool_call_id": "c", "artifact": [1]}),
+        (Generation, {"text": "t"}),
+        (GenerationChunk, {"text": "t", "generation_info": {"a": 1}}),
+        (ChatGeneration, {"text": "t", "message": AIMessage("t")}),
+    ],
+)
+def test_direct_construction_equals_model_construct(cls, values):
+    assert _codec._construct is _codec._direct_construct  # the fast path is in use
+    reference = cls.model_construct(**values)
+    direct = _codec._direct_construct(cls, dict(values))
+    assert direct == reference
+    assert direct.__dict__ == reference.__dict__
+    assert direct.__pydantic_fields_set__ == reference.__pydantic_fields_set__
+    assert direct.__pydantic_extra__ == reference.__pydantic_extra__
+    assert direct.model_dump() == reference.model_dump()
+    if "additional_kwargs" in cls.model_fields:
+        other = _codec._direct_construct(cls, dict(values))
+        assert other.additional_kwargs is not direct.additional_kwargs  # fresh default dicts

@@ -16,9 +16,12 @@ from cassandra_llm_cache._resilience import (
     DEFAULT_READ_CONSISTENCY,
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_WRITE_CONSISTENCY,
+    SETUP_RETRY_MAX,
     BreakerState,
     CircuitBreaker,
     ErrorPolicy,
+    Resilience,
+    check_generations,
     consistency_name,
     cut_reason,
     default_should_cache,
@@ -29,7 +32,10 @@ from cassandra_llm_cache._resilience import (
     parse_max_value_bytes,
     parse_should_cache,
     parse_timeout,
+    resilience,
+    setup_retry_delay,
     value_too_large,
+    write_size,
 )
 
 
@@ -411,3 +417,86 @@ def test_parse_should_cache():
     assert parse_should_cache(custom) is custom
     with pytest.raises(ConfigurationError, match="should_cache must be a callable"):
         parse_should_cache("yes")  # type: ignore[arg-type]
+
+
+# -- bad input -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value", ["text", b"bytes", None, 3, {"text": "x"}, ("a",), [None], [AIMessage("x")]]
+)
+def test_anything_but_a_list_of_generations_is_a_type_error(value):
+    with pytest.raises(TypeError, match="return_val must be a list of"):
+        check_generations(value)
+
+
+def test_lists_and_tuples_of_generations_of_every_type_pass():
+    check_generations([])
+    check_generations((Generation(text="x"),))
+    check_generations(
+        [
+            Generation(text="a"),
+            GenerationChunk(text="b"),
+            ChatGeneration(message=AIMessage("c")),
+            ChatGenerationChunk(message=AIMessageChunk(content="d")),
+        ]
+    )
+
+
+# -- write sizes and setup retries -----------------------------------------------------------
+def test_write_size_counts_blobs_utf8_text_and_vectors():
+    assert write_size(()) == 0
+    assert write_size(("", b"\x00" * 32, b"x" * 1000, 3600)) == 1032
+    assert write_size(("abc",)) == 3
+    assert write_size(("é€😀",)) == 2 + 3 + 4
+    assert write_size(("\ud800",)) == 3  # a lone surrogate never raises
+    assert write_size(([0.1] * 384, bytearray(10), memoryview(b"12"))) == 4 * 384 + 12
+    assert write_size((None, 1.5, True)) == 0
+
+
+def test_setup_retries_back_off_to_a_minute():
+    delays = [setup_retry_delay(n) for n in range(1, 10)]
+    assert delays[:4] == [1.0, 2.0, 4.0, 8.0]
+    assert delays == sorted(delays)
+    assert delays[-1] == SETUP_RETRY_MAX == 60.0
+    assert setup_retry_delay(0) == 1.0
+    assert setup_retry_delay(10_000) == SETUP_RETRY_MAX
+
+
+# -- all options -----------------------------------------------------------------------------
+def test_the_defaults():
+    options = resilience()
+    assert options.fail_open
+    assert options.request_timeout == DEFAULT_REQUEST_TIMEOUT == 1.0
+    assert isinstance(options.breaker, CircuitBreaker)
+    assert (options.breaker.failure_threshold, options.breaker.cool_down) == (5, 5.0)
+    assert options.read_consistency == ConsistencyLevel.LOCAL_ONE
+    assert options.write_consistency == ConsistencyLevel.LOCAL_QUORUM
+    assert options.max_value_bytes == DEFAULT_MAX_VALUE_BYTES == 4 * 1024 * 1024
+    assert options.should_cache is default_should_cache
+    assert options.describe() == ""
+
+
+def test_every_option_is_validated_and_described():
+    breaker = CircuitBreaker(failure_threshold=2, cool_down=1.0)
+    options = resilience(
+        on_error="raise",
+        request_timeout=0.25,
+        circuit_breaker=breaker,
+        read_consistency="quorum",
+        write_consistency=ConsistencyLevel.ALL,
+        max_value_bytes=1000,
+    )
+    assert not options.fail_open
+    assert options.breaker is breaker
+    assert options.describe() == (
+        "on_error='raise', request_timeout=0.25, read_consistency='QUORUM', "
+        "write_consistency='ALL', max_value_bytes=1000"
+    )
+    assert resilience(circuit_breaker=False).describe() == "circuit_breaker=False"
+    assert resilience(max_value_bytes=None).describe() == "max_value_bytes=None"
+    assert Resilience().breaker is None  # the bare bundle (a Store without a policy) has none
+    with pytest.raises(ConfigurationError, match="read_consistency cannot be ANY"):
+        resilience(read_consistency="ANY")
+
+
+def test_each_cache_gets_its_own_default_breaker():
+    assert resilience().breaker is not resilience().breaker

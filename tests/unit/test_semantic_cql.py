@@ -103,6 +103,21 @@ def test_foreign_tables_are_refused(columns):
         table_dimension(_info(**columns), where="ks.t")
 
 
+def test_a_legacy_semantic_table_is_named_as_such():
+    legacy = TableInfo(
+        columns={
+            "row_id": "text",
+            "body_blob": "text",
+            "vector": "vector<float, 16>",
+            "attributes_blob": "text",
+            "metadata_s": "map<text, text>",
+        },
+        partition_key=("row_id",),
+    )
+    with pytest.raises(ConfigurationError, match="langchain_community's CassandraSemanticCache"):
+        table_dimension(legacy, where="ks.langchain_llm_semantic_cache")
+
+
 def test_a_vector_index_of_another_measure_is_refused():
     info = TableInfo(
         columns={}, partition_key=(), indexes={"t_embedding_dot": "embedding", "t_scope": "scope"}

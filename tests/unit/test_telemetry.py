@@ -44,7 +44,8 @@ def for_table(found, table):
 def test_a_lookup_hit_records_duration_counters_and_a_client_span():
     EXPORTER.clear()
     telemetry = instruments("hits_table")
-    telemetry.record("lookup", 0.004, result="hit", nbytes=120, tokens=21)
+    telemetry.operation("lookup", 0.004)
+    telemetry.lookup(hit=True, nbytes=120, tokens=21)
 
     (duration,) = for_table(points("db.client.operation.duration"), "hits_table")
     assert duration.count == 1
@@ -55,7 +56,6 @@ def test_a_lookup_hit_records_duration_counters_and_a_client_span():
         "db.collection.name": "hits_table",
         "db.operation.name": "SELECT",
         "cassandra_llm_cache.operation": "lookup",
-        "cassandra_llm_cache.result": "hit",
     }
     (lookups,) = for_table(points("cassandra_llm_cache.lookups"), "hits_table")
     assert lookups.value == 1
@@ -74,8 +74,9 @@ def test_a_lookup_hit_records_duration_counters_and_a_client_span():
 def test_a_failed_update_records_error_type_on_the_metric_and_the_span():
     EXPORTER.clear()
     telemetry = instruments("errors_table")
-    telemetry.record("update", 1.0, result="error", error_type="OperationTimedOut")
-    telemetry.record("update", 0.002, result="stored", nbytes=300)
+    telemetry.operation("update", 1.0, error_type="OperationTimedOut")
+    telemetry.operation("update", 0.002)
+    telemetry.stored(nbytes=300)
 
     durations = for_table(points("db.client.operation.duration"), "errors_table")
     failed = [p for p in durations if p.attributes.get("error.type") == "OperationTimedOut"]
@@ -94,7 +95,8 @@ def test_a_failed_update_records_error_type_on_the_metric_and_the_span():
 def test_nothing_recorded_names_a_prompt_or_a_key():
     EXPORTER.clear()
     telemetry = instruments("privacy_table")
-    telemetry.record("lookup", 0.001, result="miss")
+    telemetry.operation("lookup", 0.001)
+    telemetry.lookup(hit=False)
     (span,) = EXPORTER.get_finished_spans()
     recorded = repr(dict(span.attributes)) + span.name
     assert "prompt" not in recorded

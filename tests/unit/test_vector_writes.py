@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from cassandra import WriteFailure, WriteTimeout
+from cassandra import InvalidRequest, WriteFailure
 
 from cassandra_llm_cache._errors import CacheOperationError
 from cassandra_llm_cache._vector_writes import ATTEMPTS, VectorWriteGate
 
 
 def failure(cause: Exception) -> CacheOperationError:
-    try:
-        raise CacheOperationError("update failed") from cause
-    except CacheOperationError as error:
-        return error
+    """What the store raises: the driver's error as the cause."""
+    error = CacheOperationError("update failed")
+    error.__cause__ = cause
+    return error
 
 
 POOL_LIMIT = WriteFailure("Operation failed - received 0 responses and 1 failures: UNKNOWN")
@@ -46,12 +46,28 @@ def test_it_gives_up_after_a_few_attempts():
     assert len(calls) == ATTEMPTS
 
 
+def test_a_fail_open_page_with_the_failure_is_retried_too():
+    from cassandra_llm_cache._bridge import Page
+
+    pages = [Page([], None, failure(POOL_LIMIT)), Page([], None)]
+    calls = []
+
+    def insert():
+        calls.append(1)
+        return pages[len(calls) - 1]
+
+    assert not VectorWriteGate().run(insert).failed
+    assert len(calls) == 2
+    other = Page([], None, failure(InvalidRequest("bad value")))
+    assert VectorWriteGate().run(lambda: other) is other
+
+
 def test_other_failures_are_not_retried():
     calls = []
 
     def insert():
         calls.append(1)
-        raise failure(WriteTimeout("timed out"))
+        raise failure(InvalidRequest("bad value"))
 
     with pytest.raises(CacheOperationError):
         VectorWriteGate().run(insert)

@@ -455,7 +455,9 @@ def _target(
     except ConfigurationError as exc:
         if not create or "does not exist" not in str(exc) or "keyspace" in str(exc).split()[0]:
             raise
-    if key_hash == "auto":
+    if layout == "legacy":
+        key_hash = "md5"  # the only keys the legacy layout has
+    elif key_hash == "auto":
         key_hash = sample.key_hash.value if sample is not None else "sha256"
     for statement in _tables.create_table_cql(keyspace, table, layout=layout, key_hash=key_hash):
         session.execute(statement, timeout=60)

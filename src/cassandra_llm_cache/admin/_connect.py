@@ -60,8 +60,7 @@ def connected(args: argparse.Namespace) -> Iterator[Session]:
         ENV_PASSWORD,
         ENV_PORT,
         ENV_USERNAME,
-        init,
-        reset,
+        _open_cluster,
     )
     from cassandra_llm_cache._errors import CacheOperationError
     from cassandra_llm_cache._store import DRIVER_ERRORS
@@ -83,19 +82,24 @@ def connected(args: argparse.Namespace) -> Iterator[Session]:
             port = int(os.environ[ENV_PORT])
         except ValueError:
             raise ConfigurationError(f"{ENV_PORT} must be a port number") from None
+    # A cluster of the command's own, as init() would open it, but leaving the process-wide
+    # connection alone: commands also run inside applications and tests.
+    cluster = _open_cluster(
+        contact_points=contact_points,
+        port=port,
+        username=args.username or os.environ.get(ENV_USERNAME) or None,
+        password=os.environ.get(ENV_PASSWORD) or None,
+        ssl_context=None,
+        secure_connect_bundle=bundle,
+        local_datacenter=args.local_dc,
+        cluster_options=None,
+    )
     try:
-        session = init(
-            contact_points=contact_points,
-            port=port,
-            username=args.username or os.environ.get(ENV_USERNAME) or None,
-            password=os.environ.get(ENV_PASSWORD) or None,
-            secure_connect_bundle=bundle,
-            local_datacenter=args.local_dc,
-        )
-    except DRIVER_ERRORS as exc:
-        # The driver's message names hosts and the reason (never the password).
-        raise CacheOperationError(f"cannot connect: {str(exc)[:500]}") from exc
-    try:
+        try:
+            session = cluster.connect()
+        except DRIVER_ERRORS as exc:
+            # The driver's message names hosts and the reason (never the password).
+            raise CacheOperationError(f"cannot connect: {str(exc)[:500]}") from exc
         yield session
     finally:
-        reset()
+        cluster.shutdown()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from cassandra_llm_cache import _codec, _legacy
 from cassandra_llm_cache._codec import DecodeError
+from cassandra_llm_cache._keys import legacy_key_vals_of
 from cassandra_llm_cache._store import row_values
 from cassandra_llm_cache.admin._records import EntryRecord, KeyHash
 from cassandra_llm_cache.admin._tables import TableDescription, TableKind
@@ -108,7 +109,7 @@ def point_values(
 ) -> tuple[object, ...]:
     """The partition key of one entry, in the table's layout."""
     if table.kind is TableKind.LEGACY:
-        return (_legacy.KEY_DESC, legacy_key_vals(llm_key, prompt_key))
+        return (_legacy.KEY_DESC, legacy_key_vals_of(llm_key, prompt_key))
     return (namespace, llm_key, prompt_key)
 
 
@@ -171,8 +172,3 @@ def _from_legacy(values: Sequence[Any], now: int) -> EntryRecord:
         expires_at=now + ttl if ttl is not None else None,
         written_at=written,
     )
-
-
-def legacy_key_vals(llm_key: bytes, prompt_key: bytes) -> str:
-    """The legacy ``key_vals`` column for two md5 digests."""
-    return json.dumps([llm_key.hex(), prompt_key.hex()], separators=(",", ":"))

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from cassandra.query import SimpleStatement
 
-from cassandra_llm_cache._cql import Layout, TableInfo, detect_exact_layout, qualified
+from cassandra_llm_cache._cql import (
+    Layout,
+    TableInfo,
+    detect_exact_layout,
+    exact_table_cql,
+    qualified,
+    uses_md5_keys,
+)
 from cassandra_llm_cache._errors import CacheOperationError, ConfigurationError
 from cassandra_llm_cache._store import DRIVER_ERRORS, row_values
 from cassandra_llm_cache.admin._records import KeyHash
@@ -85,10 +92,7 @@ class TableDescription:
 
 def legacy_keys(info: TableInfo) -> bool:
     """Is this a table of this package's layout keyed the legacy way (md5, after a migration)?"""
-    from cassandra_llm_cache import _cql
-
-    check = getattr(_cql, "uses_md5_keys", None)
-    return bool(check(info)) if check is not None else False
+    return uses_md5_keys(info)
 
 
 def _query(session: Session, cql: str, values: tuple[Any, ...] = (), **kwargs: Any) -> list[Any]:
@@ -128,20 +132,10 @@ def read_info(session: Session, keyspace: str, table: str) -> tuple[TableInfo, d
         "WHERE keyspace_name = %s AND table_name = %s",
         where,
     )
-    info = _info_from_rows(columns, indexes)
-    assert info is not None
     values = options[0]._asdict()
-    return _with_comment(info, values.get("comment")), {
-        name: _plain(values[name]) for name in SHOWN_OPTIONS if name in values
-    }
-
-
-def _with_comment(info: TableInfo, comment: object) -> TableInfo:
-    if "comment" in getattr(TableInfo, "__dataclass_fields__", {}):
-        from dataclasses import replace
-
-        return replace(info, comment=str(comment or ""))
-    return info
+    info = _info_from_rows(columns, indexes, comment=str(values.get("comment") or ""))
+    assert info is not None
+    return info, {name: _plain(values[name]) for name in SHOWN_OPTIONS if name in values}
 
 
 def _plain(value: Any) -> Any:
@@ -301,12 +295,10 @@ LEGACY_TABLE_CQL: Final = (
 
 def create_table_cql(keyspace: str, table: str, *, layout: str, key_hash: str) -> list[str]:
     """DDL for a new target table: this package's exact layout, or the legacy one."""
-    from cassandra_llm_cache import _cql
-
     if layout == "legacy":
         if key_hash == KeyHash.SHA256.value:
             raise ConfigurationError("a legacy table is always keyed with md5")
         return [LEGACY_TABLE_CQL.format(table=qualified(keyspace, table))]
     if key_hash == KeyHash.MD5.value:
-        return [_cql.exact_table_cql(keyspace, table, md5_keys=True)]
-    return [_cql.exact_table_cql(keyspace, table)]
+        return [exact_table_cql(keyspace, table, md5_keys=True)]
+    return [exact_table_cql(keyspace, table)]

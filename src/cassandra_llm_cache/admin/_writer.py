@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any, Final
 from cassandra_llm_cache import _bridge, _codec, _legacy
 from cassandra_llm_cache._codec import EncodeError
 from cassandra_llm_cache._errors import CacheOperationError
+from cassandra_llm_cache._keys import legacy_key_vals_of
 from cassandra_llm_cache._store import DRIVER_ERRORS
 from cassandra_llm_cache.admin._records import EntryRecord, RecordError, TtlPolicy
-from cassandra_llm_cache.admin._rows import insert_cql, legacy_key_vals
+from cassandra_llm_cache.admin._rows import insert_cql
 from cassandra_llm_cache.admin._tables import TableDescription, TableKind
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class EntryWriter:
                 if namespace:
                     raise _SkipError("namespace")
                 body = _legacy.encode_body(generations)
-                values = (_legacy.KEY_DESC, legacy_key_vals(*keys), body)
+                values = (_legacy.KEY_DESC, legacy_key_vals_of(*keys), body)
                 return self._statements[False], (*values, *using)
             encoded = _codec.encode(generations)
         except (RecordError, EncodeError):

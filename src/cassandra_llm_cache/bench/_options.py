@@ -34,6 +34,7 @@ class BenchOptions:
     scale_baseline: int = 10_000
     scale_time_limit: float = 1200.0
     semantic_scale_entries: int = 0
+    semantic_time_limit: float = 900.0
     keep_tables: bool = False
     profile: bool = False
     quick: bool = False
@@ -158,6 +159,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also fill N semantic entries and measure ANN p50/p99 and recall@1",
     )
     parser.add_argument(
+        "--semantic-time-limit",
+        type=float,
+        default=default.semantic_time_limit,
+        help="seconds allowed for the semantic fill (default 900); the reached count is reported",
+    )
+    parser.add_argument(
         "--keep-tables", action="store_true", help="do not drop the bench tables at the end"
     )
     parser.add_argument(
@@ -190,6 +197,7 @@ def from_namespace(args: argparse.Namespace) -> BenchOptions:
         scale_baseline=args.scale_baseline,
         scale_time_limit=args.scale_time_limit,
         semantic_scale_entries=args.semantic_scale,
+        semantic_time_limit=args.semantic_time_limit,
         keep_tables=args.keep_tables,
         profile=args.profile,
     )

@@ -7,7 +7,6 @@ process, so the driver's I/O thread counts, the database server does not).
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
@@ -19,7 +18,6 @@ AsyncOp = Callable[[int], Awaitable[object]]
 
 def time_sync(op: SyncOp, indices: range) -> Sample:
     """Run ``op(i)`` for each index, one after the other."""
-    gc.collect()
     latencies: list[int] = []
     append = latencies.append
     clock = time.perf_counter_ns
@@ -38,7 +36,6 @@ async def time_async(op: AsyncOp, indices: range, concurrency: int) -> Sample:
     """Run ``op(i)`` for each index with ``concurrency`` operations in flight at all times."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    gc.collect()
     latencies: list[int] = []
     append = latencies.append
     clock = time.perf_counter_ns

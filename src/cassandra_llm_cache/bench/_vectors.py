@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 DIMENSION = 384  # the size of small sentence-embedding models (e.g. e5-small)
-_POOL = 1024
 
 
 def unit_rows(matrix: NDArray[np.floating[Any]]) -> NDArray[np.float32]:
@@ -50,15 +49,13 @@ def nearby(vectors: NDArray[np.float32], seed: int, spread: float = 0.15) -> NDA
 class VectorBook(Embeddings):
     """An embedding that answers from a table of registered texts (a memoised model).
 
-    Unregistered texts get one of a fixed pool of random vectors, chosen by the text's digest,
-    so that writes of new prompts also cost no model time.
+    Unregistered texts get a random unit vector seeded by the text's digest (computed once, then
+    remembered), so that writes of new prompts cost no model time either.
     """
 
-    def __init__(self, dimension: int = DIMENSION, seed: int = 7) -> None:
+    def __init__(self, dimension: int = DIMENSION) -> None:
         self.dimension = dimension
         self._rows: dict[str, tuple[NDArray[np.float32], int]] = {}
-        pool = np.random.default_rng(seed).standard_normal((_POOL, dimension)).astype(np.float32)
-        self._pool = unit_rows(pool)
 
     def register(self, texts: list[str], vectors: NDArray[np.float32]) -> None:
         if len(texts) != len(vectors):
@@ -70,12 +67,15 @@ class VectorBook(Embeddings):
     def vector(self, text: str) -> NDArray[np.float32]:
         found = self._rows.get(text)
         if found is None:
-            digest = hashlib.sha256(text.encode()).digest()
-            block, row = self._pool, int.from_bytes(digest[:4], "big") % _POOL
-        else:
-            block, row = found
-        one: NDArray[np.float32] = block[row]
-        return one
+            # A random direction of its own, fixed by the text: unrelated texts never coincide
+            # (a shared pool of vectors would make some "misses" exact matches).
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+            one = unit_rows(np.random.default_rng(seed).standard_normal((1, self.dimension)))[0]
+            self._rows[text] = (one[np.newaxis, :], 0)
+            return one
+        block, row = found
+        vector: NDArray[np.float32] = block[row]
+        return vector
 
     def embed_query(self, text: str) -> list[float]:
         values: list[float] = self.vector(text).tolist()

@@ -7,37 +7,28 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
     from cassandra_llm_cache.eval._runner import RunResult
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Evaluate on the node, write ``semantic-quality.md``/``.png`` to ``args.output``."""
-    from cassandra_llm_cache.bench._node import connected
-    from cassandra_llm_cache.embeddings import LOCAL_EMBEDDINGS_SCORE_THRESHOLD, LocalEmbeddings
-    from cassandra_llm_cache.eval import _report, _runner
+    from cassandra_llm_cache.embeddings import LOCAL_EMBEDDINGS_SCORE_THRESHOLD
+    from cassandra_llm_cache.eval import _report, _results
 
     def progress(message: str) -> None:
         if not args.quiet:
             print(f"eval-semantic: {message}", file=sys.stderr, flush=True)
 
-    points = args.contact_points.split(",") if args.contact_points else None
-    embedding = LocalEmbeddings()
-    try:
-        with connected(points, args.port, args.keyspace) as node:
-            result = _runner.run(
-                node.session,
-                args.keyspace,
-                embedding,
-                limit=args.limit,
-                limit_per_kind=args.limit_per_kind,
-                candidates=args.candidates,
-                latency_samples=args.latency_samples,
-                keep_table=args.keep_table,
-                progress=progress,
+    if args.from_results is not None:
+        result = _results.load(args.from_results)
+    else:
+        result = _run(args, progress)
+        if args.save_results is not None:
+            _results.save(
+                result, args.save_results, limit=args.limit, limit_per_kind=args.limit_per_kind
             )
-    finally:
-        embedding.close()
     outcomes, chosen = _report.analyse(result)
     print(summary(result, chosen, LOCAL_EMBEDDINGS_SCORE_THRESHOLD))
     if not args.no_write:
@@ -52,6 +43,32 @@ def run_command(args: argparse.Namespace) -> int:
         _report.plot(outcomes, picture, default=default)
         print(f"wrote {markdown} and {picture}")
     return 0
+
+
+def _run(args: argparse.Namespace, progress: Callable[[str], None]) -> RunResult:
+    from cassandra_llm_cache._cql import identifier
+    from cassandra_llm_cache.embeddings import LocalEmbeddings
+    from cassandra_llm_cache.eval import _runner
+    from cassandra_llm_cache.eval._node import session_for
+
+    points = [p.strip() for p in args.contact_points.split(",")] if args.contact_points else None
+    keyspace = identifier(args.keyspace, "keyspace name")
+    embedding = LocalEmbeddings()
+    try:
+        with session_for(points, args.port, keyspace, progress) as session:
+            return _runner.run(
+                session,
+                keyspace,
+                embedding,
+                limit=args.limit,
+                limit_per_kind=args.limit_per_kind,
+                candidates=args.candidates,
+                latency_samples=args.latency_samples,
+                keep_table=args.keep_table,
+                progress=progress,
+            )
+    finally:
+        embedding.close()
 
 
 def summary(result: RunResult, chosen: float | None, default: float) -> str:

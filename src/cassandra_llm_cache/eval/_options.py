@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keyspace",
         default=DEFAULT_KEYSPACE,
-        help=f"keyspace for the run's table, created if missing (default {DEFAULT_KEYSPACE})",
+        help="keyspace for the run's table, created with replication factor 1 if missing "
+        f"(default {DEFAULT_KEYSPACE})",
     )
     parser.add_argument(
         "--output",
@@ -44,4 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--keep-table", action="store_true", help="do not drop the run's table")
     parser.add_argument("--no-write", action="store_true", help="print the summary, write no files")
+    parser.add_argument(
+        "--save-results", type=Path, default=None, help="also write the raw results (JSON) here"
+    )
+    parser.add_argument(
+        "--from-results",
+        type=Path,
+        default=None,
+        help="render the report from saved results instead of running (no node needed)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress messages")

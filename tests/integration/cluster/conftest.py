@@ -57,13 +57,20 @@ class FaultCluster:
     def port(self) -> int:
         return self.local.settings.native_port
 
-    def connect(self, **cluster_options: Any) -> Any:
-        """A new driver Session on the cluster (shut down with the fixture)."""
+    def connect(
+        self, *, profile_options: dict[str, Any] | None = None, **cluster_options: Any
+    ) -> Any:
+        """A new driver Session on the cluster (shut down with the fixture).
+
+        ``profile_options`` go to the default execution profile (e.g. a speculative execution
+        policy), ``cluster_options`` to ``Cluster``.
+        """
         from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
         from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
         profile = ExecutionProfile(
-            load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy())
+            load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+            **(profile_options or {}),
         )
         options: dict[str, Any] = {
             "contact_points": self.contact_points,
@@ -117,7 +124,11 @@ def _fault_cluster_session() -> Iterator[FaultCluster]:
 def fault_cluster(
     request: pytest.FixtureRequest, _fault_cluster_session: FaultCluster
 ) -> Iterator[FaultCluster]:
-    """The 3-node cluster, healthy before and after the test (only for ``cluster`` tests)."""
+    """The 3-node cluster, made healthy before the test (only for ``cluster`` tests).
+
+    A test that leaves a node down or frozen is cleaned up by the next one's fixture, or by the
+    end of the session (which stops the cluster): the last test pays no restart.
+    """
     if request.node.get_closest_marker("cluster") is None:
         pytest.fail("the 3-node cluster is only for tests marked @pytest.mark.cluster")
     _fault_cluster_session.ensure_healthy()
@@ -125,7 +136,8 @@ def fault_cluster(
         yield _fault_cluster_session
     finally:
         _fault_cluster_session.shutdown_drivers()
-        _fault_cluster_session.ensure_healthy()
+        for index in range(1, NODES + 1):  # never leave a node frozen
+            _fault_cluster_session.local.resume_node(index)
 
 
 @pytest.fixture

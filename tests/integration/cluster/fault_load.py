@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class LoadTarget(Protocol):
-    """What the load drives: the raw driver or a cache. Updates raise when not acknowledged."""
+    """What the load drives (a cache). Updates raise when not acknowledged."""
 
     def lookup(self, key: str) -> str | None: ...
 
@@ -279,58 +279,7 @@ def _name(error: BaseException) -> str:
     return type(error).__name__
 
 
-# -- targets ------------------------------------------------------------------------------------
-def _bridge(response_future: Any) -> asyncio.Future[object]:
-    """A driver ResponseFuture as an asyncio future (callbacks run on driver threads)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[object] = loop.create_future()
-
-    def settle(result: object = None, error: BaseException | None = None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-    response_future.add_callbacks(
-        lambda rows: loop.call_soon_threadsafe(settle, rows),
-        lambda error: loop.call_soon_threadsafe(settle, None, error),
-    )
-    return future
-
-
-class DriverTarget:
-    """The raw driver: one text row per key, prepared, idempotent, at the given consistency."""
-
-    def __init__(self, session: Any, table: str, consistency: int, timeout: float) -> None:
-        self.session = session
-        self.timeout = timeout
-        session.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (k text PRIMARY KEY, v text)", timeout=60
-        )
-        self.insert = session.prepare(f"INSERT INTO {table} (k, v) VALUES (?, ?)")
-        self.select = session.prepare(f"SELECT v FROM {table} WHERE k = ?")
-        for statement in (self.insert, self.select):
-            statement.consistency_level = consistency
-            statement.is_idempotent = True
-
-    def lookup(self, key: str) -> str | None:
-        row = self.session.execute(self.select, (key,), timeout=self.timeout).one()
-        return None if row is None else row.v
-
-    def update(self, key: str, value: str) -> None:
-        self.session.execute(self.insert, (key, value), timeout=self.timeout)
-
-    async def alookup(self, key: str) -> str | None:
-        rows = await _bridge(self.session.execute_async(self.select, (key,), timeout=self.timeout))
-        found = list(rows)
-        return found[0].v if found else None
-
-    async def aupdate(self, key: str, value: str) -> None:
-        await _bridge(self.session.execute_async(self.insert, (key, value), timeout=self.timeout))
-
-
+# -- the target ---------------------------------------------------------------------------------
 class CacheTarget:
     """A cache (exact or semantic): one prompt per key, the value as the generation's text."""
 
