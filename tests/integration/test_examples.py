@@ -7,7 +7,6 @@ import importlib.util
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -102,11 +101,10 @@ async def test_fastapi_app_serves_concurrent_requests_without_blocking_the_loop(
                 cold = await asyncio.gather(
                     *(client.post("/ask", json={"text": q}) for q in questions)
                 )
-                began = time.perf_counter()
+                calls_before_warm = example.state["model"].calls
                 warm = await asyncio.gather(
                     *(client.post("/ask", json={"text": q}) for q in questions)
                 )
-                warm_seconds = time.perf_counter() - began
                 stats = (await client.get("/stats")).json()
         finally:
             detector.deactivate()
@@ -114,11 +112,9 @@ async def test_fastapi_app_serves_concurrent_requests_without_blocking_the_loop(
     assert all(r.status_code == 200 for r in cold + warm)
     assert [r.json() for r in warm] == [r.json() for r in cold]
     assert warm[3].json() == {"answer": "Answer to: q3"}
-    # Every warm request was a hit: the model ran only for first and cold requests.
+    # Every warm request was a hit: the model ran only for the first and the cold requests.
+    assert stats["model_calls"] == calls_before_warm
     assert stats["hits"] >= 100
-    assert stats["model_calls"] <= 101
-    # 100 concurrent hits take less time than 10 sequential model calls (0.3 s each).
-    assert warm_seconds < 0.3 * 10
 
 
 def test_semantic_cache_with_local_embeddings(example_keyspace):

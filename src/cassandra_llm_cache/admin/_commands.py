@@ -123,6 +123,7 @@ def run_stats(args: argparse.Namespace) -> int:
         "entries_estimate": size.partitions,
         "mean_entry_bytes": size.mean_partition_bytes,
         "disk_bytes": size.disk_bytes,
+        "disk_bytes_per_entry": _per_entry(size.disk_bytes, exact or size.partitions),
         "ttl_sample": asdict(ttls),
         "options": description.options,
     }
@@ -131,6 +132,10 @@ def run_stats(args: argparse.Namespace) -> int:
     else:
         _print_stats(report)
     return 0
+
+
+def _per_entry(disk_bytes: int | None, entries: int) -> int | None:
+    return round(disk_bytes / entries) if disk_bytes and entries else None
 
 
 def _megabytes(size: int | None) -> str:
@@ -152,22 +157,26 @@ def _duration(seconds: int | None) -> str:
 
 
 def _print_stats(report: dict[str, Any]) -> None:
-    counted = "counted" if report["entries_counted"] else "estimated"
+    counted = "counted" if report["entries_counted"] else "estimated by the nodes"
+    estimate = report["entries_estimate"]
+    if report["entries_counted"]:
+        counted += f"; the nodes estimate {estimate:,}" if estimate else "; no node estimate yet"
+    per_entry = report["disk_bytes_per_entry"]
+    mean = report["mean_entry_bytes"]
     sample = report["ttl_sample"]
     options = report["options"]
     default_ttl = options.get("default_time_to_live") or 0
     lines = [
         f"table        {report['keyspace']}.{report['table']}",
         f"kind         {report['kind']} cache ({report['key_hash']} keys)",
-        (
-            f"entries      {report['entries']:,} ({counted}; nodes' estimate "
-            f"{report['entries_estimate']:,})"
-        ),
+        f"entries      {report['entries']:,} ({counted})",
         (
             f"disk         {_megabytes(report['disk_bytes'])} (SSTables of all replicas; recent "
             "writes still in memory are not counted)"
         ),
-        f"mean entry   {report['mean_entry_bytes']:,} bytes (estimate)",
+        "per entry    "
+        + (f"{per_entry:,} bytes on disk" if per_entry else "-")
+        + (f"; mean partition {mean:,} bytes (nodes' estimate)" if mean else ""),
         (
             f"TTL          {sample['with_ttl']} of {sample['sampled']} sampled entries expire; "
             f"remaining min {_duration(sample['min_seconds'])}, median "

@@ -92,7 +92,8 @@ def connected(args: argparse.Namespace) -> Iterator[Session]:
         ssl_context=None,
         secure_connect_bundle=bundle,
         local_datacenter=args.local_dc,
-        cluster_options=None,
+        # An administrative command can wait longer than an application for a busy cluster.
+        cluster_options={"connect_timeout": 20, "control_connection_timeout": 20},
     )
     try:
         try:

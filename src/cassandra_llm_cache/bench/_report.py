@@ -259,7 +259,9 @@ def _scale(document: dict[str, Any]) -> list[str]:
         rows = []
         for name in ("baseline", "large"):
             part = scale.get(name)
-            if part:
+            if part and "median" not in part:
+                lines += [f"- {part['system']}: {part.get('error', 'no figures')}", ""]
+            elif part:
                 median = part["median"]
                 rows.append(
                     [
@@ -284,12 +286,18 @@ def _scale(document: dict[str, Any]) -> list[str]:
         lines.append("")
     else:
         lines += ["Not run in this report (`cassandra-llm-cache bench --scale 1000000`).", ""]
-    semantic = document.get("semantic_scale")
+    return lines + _semantic_scale(document.get("semantic_scale"))
+
+
+def _semantic_scale(semantic: dict[str, Any] | None) -> list[str]:
+    lines: list[str] = []
     if semantic:
         lines += ["### Semantic cache: vector search at scale", ""]
         if semantic.get("note"):
             lines += [semantic["note"], ""]
-        if "lookup" in semantic:
+        if "lookup" in semantic and "median" not in semantic["lookup"]:
+            lines += [f"Lookups failed: {semantic['lookup'].get('error')}", ""]
+        if "lookup" in semantic and "median" in semantic["lookup"]:
             median = semantic["lookup"]["median"]
             lines += _table(
                 ["Entries", "lookup p50 us", "lookup p99 us", "ops/s", "CPU us/op", "recall@1"],

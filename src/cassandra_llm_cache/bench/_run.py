@@ -225,6 +225,9 @@ def _scale_part(
     except ImportError as error:
         progress(f"scale run skipped: {error}")
         return {"note": f"Not run: this project's cache is not importable ({error})."}
+    except Exception as error:  # noqa: BLE001 - the rest of the report still gets written
+        progress(f"scale run failed: {type(error).__name__}: {error}")
+        return {"note": f"The scale run failed: {type(error).__name__}: {str(error)[:200]}"}
 
 
 def _semantic_scale_part(
@@ -235,6 +238,11 @@ def _semantic_scale_part(
     except ImportError as error:
         progress(f"semantic scale run skipped: {error}")
         return {"note": f"Not run: the semantic cache is not importable ({error})."}
+    except Exception as error:  # noqa: BLE001 - the rest of the report still gets written
+        progress(f"semantic scale run failed: {type(error).__name__}: {error}")
+        return {
+            "note": f"The semantic scale run failed: {type(error).__name__}: {str(error)[:200]}"
+        }
 
 
 def _results_part(

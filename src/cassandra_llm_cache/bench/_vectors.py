@@ -70,9 +70,9 @@ class VectorBook(Embeddings):
             # A random direction of its own, fixed by the text: unrelated texts never coincide
             # (a shared pool of vectors would make some "misses" exact matches).
             seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
-            one = unit_rows(np.random.default_rng(seed).standard_normal((1, self.dimension)))[0]
-            self._rows[text] = (one[np.newaxis, :], 0)
-            return one
+            block = unit_rows(np.random.default_rng(seed).standard_normal((1, self.dimension)))
+            self._rows[text] = (block, 0)
+            found = (block, 0)
         block, row = found
         vector: NDArray[np.float32] = block[row]
         return vector

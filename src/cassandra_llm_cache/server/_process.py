@@ -27,6 +27,7 @@ _READY_LINE = "Starting listening for CQL clients"
 _FAILED_LINE = re.compile(r"Exception \(.*\) encountered during startup")
 _SUPPORTED_JAVA = (11, 17)
 _STATE_FILE = "cluster.json"
+_EXEC_GRACE = 2.0
 
 
 def default_base_dir() -> Path:
@@ -66,13 +67,19 @@ def find_java() -> tuple[str, int]:
 
 
 def _is_cassandra_process(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    state = stat.rsplit(")", 1)[-1].split()[0]
-    return state != "Z" and b"CassandraDaemon" in cmdline
+    # Right after posix_spawn the new process can still be inside execve: its command line reads
+    # empty for a moment (seen on a loaded machine), so an empty one is read again briefly.
+    deadline = time.monotonic() + _EXEC_GRACE
+    while True:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        state = stat.rsplit(")", 1)[-1].split()[0]
+        if cmdline or state == "Z" or time.monotonic() > deadline:
+            return state != "Z" and b"CassandraDaemon" in cmdline
+        time.sleep(0.01)
 
 
 def _port_in_use(address: str, port: int) -> bool:
