@@ -142,7 +142,10 @@ def run_semantic_demo(session: Session, keyspace: str) -> dict[str, Any]:
         f"refused the cached answer, the model ran ({_milliseconds(refused)})"
     )
     stats = cache.stats()
-    print(f"the model ran {model.calls} times for 4 calls; cache stats: {stats}")
+    print(
+        f"the model ran {model.calls} times for 4 calls; cache: {stats.hits} hits, "
+        f"{stats.misses} misses, {stats.guard_rejections} refused by the guard"
+    )
     embedding.close()
     return {"miss": miss, "similar": similar, "refused": refused, "model_calls": model.calls}
 

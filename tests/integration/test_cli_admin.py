@@ -197,3 +197,31 @@ def test_clear_one_model_or_one_namespace(main, filled, table_name):
     assert result.code == 0, result.err
     assert other.lookup("prompt 0", "model-a") is None
     assert cache.lookup("prompt 2", "model-b") is not None
+
+
+def test_stats_inspect_and_clear_of_a_semantic_table(
+    main, cassandra_session, cassandra_keyspace, table_name
+):
+    from cassandra_llm_cache import CassandraSemanticCache
+    from cassandra_llm_cache.testing import DeterministicEmbeddings
+
+    semantic = CassandraSemanticCache(
+        cassandra_session,
+        cassandra_keyspace,
+        DeterministicEmbeddings(dimension=8),
+        table_name,
+        embedding_dimension=8,
+        namespace="tenant",
+    )
+    semantic.update("what is SAI", "m", [Generation(text="Storage-attached indexing.")])
+    report = main("stats", "-t", table_name, "--json")
+    assert report.code == 0, report.err
+    assert report.json()["kind"] == "semantic"
+    assert report.json()["entries"] == 1
+    entry = semantic.document_id("what is SAI", "m")
+    shown = main("inspect", "-t", table_name, "-n", "tenant", "--id", entry, "--json")
+    assert shown.code == 0, shown.err
+    assert len(shown.json()["embedding"]) == 8
+    cleared = main("clear", "-t", table_name, "-n", "tenant", "--yes")
+    assert cleared.code == 0, cleared.err
+    assert semantic.lookup("what is SAI", "m") is None

@@ -279,3 +279,37 @@ def test_import_without_create_into_a_missing_table_fails(ctx):
     result = ctx.main("import", "-t", "nowhere_to_go", "-i", str(source), "--no-create")
     assert result.code == 1
     assert "does not exist" in result.err
+
+
+def test_semantic_entries_round_trip_with_their_vectors(ctx):
+    from cassandra_llm_cache import CassandraSemanticCache
+    from cassandra_llm_cache.testing import DeterministicEmbeddings, basis_vector
+
+    embeddings = DeterministicEmbeddings(
+        dimension=8,
+        vectors={
+            "tell me a joke": basis_vector(8, 0),
+            "say something funny": basis_vector(8, 0),
+            "what is a tombstone": basis_vector(8, 3),
+        },
+    )
+    semantic = CassandraSemanticCache(
+        ctx.session, ctx.keyspace, embeddings, ctx.table, embedding_dimension=8, namespace="t"
+    )
+    semantic.update("tell me a joke", "m", [Generation(text="A joke.")])
+    semantic.update("what is a tombstone", "m", [Generation(text="A deletion marker.")])
+    backup = ctx.tmp / "semantic.jsonl"
+    exported = ctx.main("export", "-t", ctx.table, "-o", str(backup))
+    assert exported.code == 0, exported.err
+    records = lines_of(backup)
+    assert {len(r["embedding"]) for r in records} == {8}
+    assert all(r["namespace"] == "t" for r in records)
+
+    semantic.clear()
+    assert semantic.lookup("say something funny", "m") is None
+    imported = ctx.main("import", "-t", ctx.table, "-i", str(backup), "--json")
+    assert imported.code == 0, imported.err
+    assert imported.json()["written"] == 2
+    # The vector search finds the imported entry for a similar prompt (scope and vector intact).
+    assert semantic.lookup("say something funny", "m") == [Generation(text="A joke.")]
+    assert semantic.stats().exact_hits == 0

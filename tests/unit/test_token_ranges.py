@@ -10,7 +10,6 @@ from cassandra_llm_cache.admin._ranges import (
     MIN_TOKEN,
     ExportCheckpoint,
     ImportCheckpoint,
-    LowWaterMark,
     range_of,
     split_ring,
 )
@@ -75,16 +74,3 @@ def test_import_checkpoint_round_trips():
     assert ImportCheckpoint.from_json(checkpoint.to_json()) == checkpoint
     with pytest.raises(ValueError, match="checkpoint"):
         ImportCheckpoint.from_json({"kind": ImportCheckpoint.KIND, "source": "x", "lines_done": -1})
-
-
-def test_low_water_mark_advances_only_over_a_finished_prefix():
-    mark = LowWaterMark()
-    for index in (2, 1, 4):
-        mark.finish(index)
-    assert mark.mark == 0
-    mark.finish(0)
-    assert mark.mark == 3
-    mark.finish(3)
-    assert mark.mark == 5
-    mark.finish(1)  # already below the mark
-    assert mark.mark == 5

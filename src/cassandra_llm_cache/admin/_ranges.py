@@ -117,26 +117,3 @@ class ImportCheckpoint:
         if type(source) is not str or type(lines) is not int or lines < 0:
             raise ValueError("malformed import checkpoint")
         return cls(source=source, lines_done=lines)
-
-
-class LowWaterMark:
-    """The count of leading items all finished, when items finish out of order."""
-
-    __slots__ = ("_finished", "_mark")
-
-    def __init__(self, start: int = 0) -> None:
-        self._mark = start
-        self._finished: set[int] = set()
-
-    @property
-    def mark(self) -> int:
-        """Every item with an index below this one is finished."""
-        return self._mark
-
-    def finish(self, index: int) -> None:
-        if index < self._mark:
-            return
-        self._finished.add(index)
-        while self._mark in self._finished:
-            self._finished.discard(self._mark)
-            self._mark += 1

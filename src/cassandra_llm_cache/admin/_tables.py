@@ -77,7 +77,7 @@ class TableDescription:
     @property
     def key_hash(self) -> KeyHash:
         """How this table's keys are derived from model strings and prompts."""
-        if self.kind is TableKind.LEGACY or legacy_keys(self.info):
+        if self.kind is TableKind.LEGACY or uses_md5_keys(self.info):
             return KeyHash.MD5
         return KeyHash.SHA256
 
@@ -88,11 +88,6 @@ class TableDescription:
     @property
     def partition_key(self) -> tuple[str, ...]:
         return self.info.partition_key
-
-
-def legacy_keys(info: TableInfo) -> bool:
-    """Is this a table of this package's layout keyed the legacy way (md5, after a migration)?"""
-    return uses_md5_keys(info)
 
 
 def _query(session: Session, cql: str, values: tuple[Any, ...] = (), **kwargs: Any) -> list[Any]:
