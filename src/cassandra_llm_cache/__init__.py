@@ -1,6 +1,14 @@
-"""cassandra-llm-cache: LLM response caches for LangChain on Apache Cassandra."""
+"""cassandra-llm-cache: LLM response caches for LangChain on Apache Cassandra.
 
-from cassandra_llm_cache._connection import init
+The public API is ``__all__``. Names are imported on first use, so that the command line and
+``import cassandra_llm_cache._errors`` do not pay for the driver and LangChain imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from cassandra_llm_cache._errors import (
     CacheOperationError,
     CassandraLLMCacheError,
@@ -9,20 +17,54 @@ from cassandra_llm_cache._errors import (
     SessionNotConfiguredError,
     SetupError,
 )
-from cassandra_llm_cache._latency import LatencySummary
-from cassandra_llm_cache._resilience import BreakerState, CircuitBreaker, ErrorPolicy
-from cassandra_llm_cache._setup import SetupMode
-from cassandra_llm_cache._stats import CacheStats
-from cassandra_llm_cache._telemetry import Telemetry
 from cassandra_llm_cache._version import __version__
-from cassandra_llm_cache.embeddings import LocalEmbeddings
-from cassandra_llm_cache.exact import CassandraCache
-from cassandra_llm_cache.semantic import (
-    CassandraSemanticCache,
-    SemanticCacheStats,
-    SemanticCandidate,
-    SemanticHit,
-)
+
+if TYPE_CHECKING:
+    from cassandra_llm_cache._connection import init
+    from cassandra_llm_cache._latency import LatencySummary
+    from cassandra_llm_cache._resilience import BreakerState, CircuitBreaker, ErrorPolicy
+    from cassandra_llm_cache._setup import SetupMode
+    from cassandra_llm_cache._stats import CacheStats
+    from cassandra_llm_cache._telemetry import Telemetry
+    from cassandra_llm_cache.embeddings import LocalEmbeddings
+    from cassandra_llm_cache.exact import CassandraCache
+    from cassandra_llm_cache.semantic import (
+        CassandraSemanticCache,
+        SemanticCacheStats,
+        SemanticCandidate,
+        SemanticHit,
+    )
+
+_LAZY = {
+    "BreakerState": "cassandra_llm_cache._resilience",
+    "CacheStats": "cassandra_llm_cache._stats",
+    "CassandraCache": "cassandra_llm_cache.exact",
+    "CassandraSemanticCache": "cassandra_llm_cache.semantic",
+    "CircuitBreaker": "cassandra_llm_cache._resilience",
+    "ErrorPolicy": "cassandra_llm_cache._resilience",
+    "LatencySummary": "cassandra_llm_cache._latency",
+    "LocalEmbeddings": "cassandra_llm_cache.embeddings",
+    "SemanticCacheStats": "cassandra_llm_cache.semantic",
+    "SemanticCandidate": "cassandra_llm_cache.semantic",
+    "SemanticHit": "cassandra_llm_cache.semantic",
+    "SetupMode": "cassandra_llm_cache._setup",
+    "Telemetry": "cassandra_llm_cache._telemetry",
+    "init": "cassandra_llm_cache._connection",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cassandra_llm_cache' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "BreakerState",
