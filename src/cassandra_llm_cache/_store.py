@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from cassandra import DriverException
+from cassandra import CoordinationFailure, DriverException, Unavailable
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable, _ConfigMode
 from cassandra.connection import ConnectionException
 from cassandra.protocol import ErrorMessage
@@ -52,6 +52,11 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 DRIVER_ERRORS: Final = (DriverException, NoHostAvailable, ConnectionException, ErrorMessage)
+# A lookup or update that fails because a node went away (its connection closed under the request,
+# or a replica failed or was unavailable) is sent once more: both are idempotent, and by then the
+# driver has marked the host down, so the second attempt has another coordinator. Timeouts are not
+# resent: that would double the caller's time bound.
+NODE_LOST_ERRORS: Final = (ConnectionException, NoHostAvailable, CoordinationFailure, Unavailable)
 """What the driver raises (or settles futures with) when a request fails."""
 BULK_CONCURRENCY: Final = 32
 """Requests in flight at once in bulk operations (clears)."""
@@ -188,7 +193,12 @@ class Store:
             timeout = self._timeout
         began = time.perf_counter()
         try:
-            result = self._send(statement, values, paging_state, timeout).result()
+            try:
+                result = self._send(statement, values, paging_state, timeout).result()
+            except NODE_LOST_ERRORS:
+                if operation not in FAIL_OPEN_OPERATIONS:
+                    raise
+                result = self._send(statement, values, paging_state, timeout).result()
         except DRIVER_ERRORS as exc:
             return self._failure(operation, began, exc)
         except Exception as exc:
@@ -217,7 +227,12 @@ class Store:
         loop = asyncio.get_running_loop()
         began = time.perf_counter()
         try:
-            page = await to_asyncio(self._send(statement, values, paging_state, timeout), loop)
+            try:
+                page = await to_asyncio(self._send(statement, values, paging_state, timeout), loop)
+            except NODE_LOST_ERRORS:
+                if operation not in FAIL_OPEN_OPERATIONS:
+                    raise
+                page = await to_asyncio(self._send(statement, values, paging_state, timeout), loop)
         except DRIVER_ERRORS as exc:
             return self._failure(operation, began, exc)
         except Exception as exc:
