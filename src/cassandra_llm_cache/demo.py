@@ -108,7 +108,11 @@ def run_exact_demo(session: Session, keyspace: str, *, hits: int = 200) -> dict[
     p99 = _percentile(samples, 0.99)
     print(f"{hits} more hits through invoke: p50 {_milliseconds(p50)}, p99 {_milliseconds(p99)}")
     print(f"the model ran {model.calls} times for {hits + 4} calls")
-    print(f"cache stats: {cache.stats()}")
+    stats = cache.stats()
+    print(
+        f"cache: {stats.hits} hits, {stats.misses} misses, {stats.writes} writes, "
+        f"{stats.errors} errors; hit rate {stats.hit_rate:.1%}"
+    )
     return {"miss": miss, "hit": hit, "amiss": amiss, "ahit": ahit, "p50": p50, "p99": p99}
 
 
