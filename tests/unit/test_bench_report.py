@@ -169,3 +169,12 @@ def test_quick_options_and_overrides():
         BenchOptions(systems=("nope",))
     with pytest.raises(ValueError, match="identifier"):
         BenchOptions(keyspace="bad-name")
+
+
+def test_scale_target_ignores_a_failed_scale_part():
+    scale = {
+        "payload": "2 KB",
+        "baseline": {"entries": 10_000, "median": {"p50_us": 200.0}},
+        "large": {"entries": 1_000_000, "error": "ExpectationError: 6 stored entries missed"},
+    }
+    assert scale_target(scale) is None

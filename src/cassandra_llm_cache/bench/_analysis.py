@@ -161,7 +161,11 @@ def targets(
 
 
 def scale_target(scale: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not scale or "large" not in scale or "baseline" not in scale:
+    if (
+        not scale
+        or "median" not in scale.get("large", {})
+        or "median" not in scale.get("baseline", {})
+    ):
         return None
     large, baseline = scale["large"]["median"], scale["baseline"]["median"]
     return _target(

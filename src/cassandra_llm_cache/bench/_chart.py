@@ -67,7 +67,7 @@ def write_chart(path: Path, document: dict[str, Any]) -> bool:
     axes[0].set_yticks([i + height * (len(payloads) - 1) / 2 for i in range(len(systems))])
     axes[0].set_yticklabels(systems)
     axes[0].invert_yaxis()
-    axes[1].legend(title="payload", loc="lower right")
+    axes[1].legend(title="payload", loc="upper right")
     figure.suptitle(f"cassandra-llm-cache bench, {document['generated']} (lower is better)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)

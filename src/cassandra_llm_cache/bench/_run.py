@@ -268,10 +268,11 @@ def write_report(document: dict[str, Any], options: BenchOptions) -> None:
         return
     directory = options.output_dir
     directory.mkdir(parents=True, exist_ok=True)
+    write_json(directory / JSON_NAME, document)  # first: the raw figures survive any later bug
     scale = scale_target(document.get("scale"))
     if scale is not None and scale not in document["targets"]:
         document["targets"].append(scale)
-    write_json(directory / JSON_NAME, document)
+        write_json(directory / JSON_NAME, document)
     chart = CHART_NAME if write_chart(directory / CHART_NAME, document) else None
     write_markdown(directory / MARKDOWN_NAME, markdown_section(document, chart))
     progress(f"wrote {directory / MARKDOWN_NAME}, {JSON_NAME}" + (f", {chart}" if chart else ""))

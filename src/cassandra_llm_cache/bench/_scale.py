@@ -28,7 +28,7 @@ _TAG = "scale"
 _FILL_IN_FLIGHT = 64
 _WRITE_ATTEMPTS = 5
 _SAMPLE = 20_000
-_SETTLE_SECONDS = 300.0
+_SETTLE_SECONDS = 120.0
 
 
 async def _fill(
@@ -172,23 +172,3 @@ def _run_scale(
             for table in subject.tables:
                 node.session.execute(f"DROP TABLE IF EXISTS {table}")
     return part
-
-
-# TEMPORARY-GUARD-BEGIN (for the 2026-11-26 run already in progress; remove afterwards)
-def _guard_semantic_scale() -> None:
-    from cassandra_llm_cache.bench import _semantic
-
-    original = _semantic.run_semantic_scale
-
-    def guarded(node: Any, options: Any, loop: Any) -> dict[str, Any]:
-        try:
-            return original(node, options, loop)
-        except Exception as error:  # noqa: BLE001
-            progress(f"semantic scale run failed: {type(error).__name__}: {error}")
-            return {"note": f"The semantic scale run failed: {type(error).__name__}: {error}"}
-
-    _semantic.run_semantic_scale = guarded
-
-
-_guard_semantic_scale()
-# TEMPORARY-GUARD-END

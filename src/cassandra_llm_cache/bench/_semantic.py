@@ -16,6 +16,7 @@ from cassandra_llm_cache._errors import CacheOperationError
 from cassandra_llm_cache.bench._cache_scenarios import CacheSubject
 from cassandra_llm_cache.bench._measure import Runner
 from cassandra_llm_cache.bench._node import progress
+from cassandra_llm_cache.bench._ours import SAME_FOOTING
 from cassandra_llm_cache.bench._payloads import LLM_STRING, Payload, chat_payload, prompt
 from cassandra_llm_cache.bench._scenario import (
     HIT_SIMILAR,
@@ -71,6 +72,7 @@ def subject(
         table_name=node.table_name(stem),
         ttl_seconds=ttl_seconds,
         embedding_dimension=DIMENSION,
+        **SAME_FOOTING,
     )
     return CacheSubject(
         OURS_SEMANTIC,
