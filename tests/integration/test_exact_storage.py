@@ -51,17 +51,21 @@ def ttl_of(session, keyspace, table) -> list[int | None]:
     return [row[0] for row in session.execute(f"SELECT TTL(body) FROM {keyspace}.{table}")]
 
 
+# Long enough that the rows are still there when the test reads their TTLs on a busy machine.
+SHORT_TTL = 3
+
+
 def test_ttl_per_cache_and_per_call(cassandra_session, cassandra_keyspace, table_name):
     forever = CassandraCache(cassandra_session, cassandra_keyspace, table_name)
-    short = CassandraCache(cassandra_session, cassandra_keyspace, table_name, ttl_seconds=1)
+    short = CassandraCache(cassandra_session, cassandra_keyspace, table_name, ttl_seconds=SHORT_TTL)
     forever.update("kept", "l", GEN)
-    forever.update("per-call", "l", GEN, ttl_seconds=1)
+    forever.update("per-call", "l", GEN, ttl_seconds=SHORT_TTL)
     short.update("short", "l", GEN)
     short.update("override-forever", "l", GEN, ttl_seconds=None)
     ttls = ttl_of(cassandra_session, cassandra_keyspace, table_name)
     assert sorted(t is None for t in ttls) == [False, False, True, True]
     assert forever.lookup("per-call", "l") == GEN
-    time.sleep(2.2)
+    time.sleep(SHORT_TTL + 1.2)
     assert forever.lookup("per-call", "l") is None
     assert short.lookup("short", "l") is None
     assert forever.lookup("kept", "l") == GEN
