@@ -15,6 +15,15 @@ from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from typing_extensions import override
 
 from cassandra_llm_cache import _codec, _telemetry
+from cassandra_llm_cache._arguments import (
+    UNSET,
+    Unset,
+    check_namespace,
+    check_ttl,
+    clear_target,
+    options_suffix,
+    valid_text,
+)
 from cassandra_llm_cache._codec import DecodeError, EncodeError
 from cassandra_llm_cache._connection import cache_profile, resolve_session
 from cassandra_llm_cache._cql import (
@@ -60,17 +69,6 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 DEFAULT_TABLE_NAME: Final = "langchain_llm_cache"
-MAX_TTL_SECONDS: Final = 630_720_000
-"""Cassandra's longest TTL (20 years)."""
-MAX_NAMESPACE_LENGTH: Final = 256
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "<default>"
-
-
-_UNSET: Final = _Unset()
 
 
 class CassandraCache(BaseCache):
@@ -162,8 +160,8 @@ class CassandraCache(BaseCache):
         self._should_cache = self._policy.should_cache
         self._table_name = identifier(table_name, "table name")
         self._ttl_seconds = ttl_seconds
-        self._ttl = _check_ttl(ttl_seconds)
-        self._namespace = _check_namespace(namespace)
+        self._ttl = check_ttl(ttl_seconds)
+        self._namespace = check_namespace(namespace)
         self._store_plaintext = bool(store_plaintext)
         self._mode = resolve_setup_mode(setup_mode, skip_provisioning)
         session, self._keyspace = resolve_session(session, keyspace)
@@ -229,7 +227,7 @@ class CassandraCache(BaseCache):
         llm_string: str,
         return_val: RETURN_VAL_TYPE,
         *,
-        ttl_seconds: int | _Unset | None = _UNSET,
+        ttl_seconds: int | Unset | None = UNSET,
     ) -> None:
         """Cache ``return_val``; ``ttl_seconds`` overrides the cache's TTL for this entry.
 
@@ -255,7 +253,7 @@ class CassandraCache(BaseCache):
         llm_string: str,
         return_val: RETURN_VAL_TYPE,
         *,
-        ttl_seconds: int | _Unset | None = _UNSET,
+        ttl_seconds: int | Unset | None = UNSET,
     ) -> None:
         """Async :meth:`update`."""
         check_generations(return_val)
@@ -280,13 +278,13 @@ class CassandraCache(BaseCache):
         table's keys on the server and delete what matches: no TRUNCATE, no index.
         """
         layout = self._active or self._activate(self._setup.wait())
-        self._store.clear(layout.clear_plan(_clear_target(kwargs)))
+        self._store.clear(layout.clear_plan(clear_target(kwargs)))
 
     @override
     async def aclear(self, **kwargs: Any) -> None:
         """Async :meth:`clear`."""
         layout = self._active or self._activate(await self._setup.wait_async())
-        await self._store.aclear(layout.clear_plan(_clear_target(kwargs)))
+        await self._store.aclear(layout.clear_plan(clear_target(kwargs)))
 
     # --- deletes ----------------------------------------------------------------------------------
 
@@ -355,7 +353,7 @@ class CassandraCache(BaseCache):
         return (
             f"CassandraCache(keyspace={self._keyspace!r}, table_name={self._table_name!r}, "
             f"namespace={self._namespace!r}, ttl_seconds={self._ttl_seconds!r}, "
-            f"setup_mode=SetupMode.{self._mode.name}{_options(self._policy.describe())})"
+            f"setup_mode=SetupMode.{self._mode.name}{options_suffix(self._policy.describe())})"
         )
 
     # --- shared by the sync and async paths -----------------------------------------------------
@@ -407,9 +405,9 @@ class CassandraCache(BaseCache):
         prompt: str,
         llm_string: str,
         return_val: RETURN_VAL_TYPE,
-        ttl_seconds: int | _Unset | None,
+        ttl_seconds: int | Unset | None,
     ) -> tuple[PreparedStatement, tuple[object, ...]] | None:
-        ttl = self._ttl if isinstance(ttl_seconds, _Unset) else _check_ttl(ttl_seconds)
+        ttl = self._ttl if isinstance(ttl_seconds, Unset) else check_ttl(ttl_seconds)
         try:
             return layout.insert(prompt, llm_string, return_val, ttl)
         except EncodeError as exc:
@@ -507,7 +505,7 @@ class _ExactLayout:
         body = _codec.encode(generations)
         key = self._key(prompt, llm_string)
         if self._plaintext:
-            return self._insert, (*key, body, _valid_text(llm_string), _valid_text(prompt), ttl)
+            return self._insert, (*key, body, valid_text(llm_string), valid_text(prompt), ttl)
         return self._insert, (*key, body, ttl)
 
     def delete(self, prompt: str, llm_string: str) -> tuple[PreparedStatement, tuple[object, ...]]:
@@ -534,48 +532,3 @@ class _ExactLayout:
             delete=self._delete,
             to_delete=lambda rows: [(namespace, llm_key, first_value(row)) for row in rows],
         )
-
-
-def _options(described: str) -> str:
-    return f", {described}" if described else ""
-
-
-def _valid_text(text: str) -> str:
-    # Cassandra's text type is strict UTF-8: a lone surrogate becomes "?" in the plaintext copy
-    # (the key itself is the digest of the exact string).
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
-def _check_ttl(ttl_seconds: object) -> int:
-    """The TTL to bind: seconds, or 0 for "never expires"."""
-    if ttl_seconds is None:
-        return 0
-    if (
-        isinstance(ttl_seconds, bool)
-        or not isinstance(ttl_seconds, int)
-        or not 0 < ttl_seconds <= MAX_TTL_SECONDS
-    ):
-        msg = f"ttl_seconds must be None or an integer from 1 to {MAX_TTL_SECONDS}"
-        raise ConfigurationError(msg)
-    return ttl_seconds
-
-
-def _check_namespace(namespace: object) -> str:
-    if not isinstance(namespace, str) or len(namespace) > MAX_NAMESPACE_LENGTH:
-        msg = f"namespace must be a string of at most {MAX_NAMESPACE_LENGTH} characters"
-        raise ConfigurationError(msg)
-    try:
-        namespace.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ConfigurationError("namespace must be valid Unicode text") from None
-    return namespace
-
-
-def _clear_target(kwargs: dict[str, Any]) -> str | None:
-    llm_string = kwargs.pop("llm_string", None)
-    if kwargs:
-        msg = f"clear() got unexpected keyword arguments: {', '.join(sorted(kwargs))}"
-        raise TypeError(msg)
-    if llm_string is not None and not isinstance(llm_string, str):
-        raise ConfigurationError("llm_string must be a string")
-    return llm_string

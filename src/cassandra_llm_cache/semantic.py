@@ -31,6 +31,15 @@ from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from typing_extensions import override
 
 from cassandra_llm_cache import _codec, _guard, _telemetry
+from cassandra_llm_cache._arguments import (
+    UNSET,
+    Unset,
+    check_namespace,
+    check_ttl,
+    clear_target,
+    options_suffix,
+    valid_text,
+)
 from cassandra_llm_cache._codec import DecodeError, EncodeError
 from cassandra_llm_cache._connection import cache_profile, resolve_session
 from cassandra_llm_cache._cql import create_keyspace_cql, identifier
@@ -69,15 +78,6 @@ from cassandra_llm_cache._similarity import Measure, resolve_measure
 from cassandra_llm_cache._stats import CacheStats, StatsRecorder, bound_size, tokens_of
 from cassandra_llm_cache._store import ClearPlan, Store, first_value, row_values
 from cassandra_llm_cache._vector_writes import VectorWriteGate
-from cassandra_llm_cache.exact import (
-    _UNSET,
-    _check_namespace,
-    _check_ttl,
-    _clear_target,
-    _options,
-    _Unset,
-    _valid_text,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -233,8 +233,8 @@ class CassandraSemanticCache(BaseCache):
         self._threshold = _check_threshold(score_threshold, embedding)
         self._table_name = identifier(table_name, "table name")
         self._ttl_seconds = ttl_seconds
-        self._ttl = _check_ttl(ttl_seconds)
-        self._namespace = _check_namespace(namespace)
+        self._ttl = check_ttl(ttl_seconds)
+        self._namespace = check_namespace(namespace)
         self._guard = bool(guard)
         if verifier is not None and not callable(verifier):
             raise ConfigurationError("verifier must be a callable (prompt, candidate) -> bool")
@@ -304,7 +304,7 @@ class CassandraSemanticCache(BaseCache):
         llm_string: str,
         return_val: RETURN_VAL_TYPE,
         *,
-        ttl_seconds: int | _Unset | None = _UNSET,
+        ttl_seconds: int | Unset | None = UNSET,
     ) -> None:
         """Cache ``return_val`` for ``prompt``; reuses the embedding its lookup computed."""
         check_generations(return_val)
@@ -331,7 +331,7 @@ class CassandraSemanticCache(BaseCache):
         llm_string: str,
         return_val: RETURN_VAL_TYPE,
         *,
-        ttl_seconds: int | _Unset | None = _UNSET,
+        ttl_seconds: int | Unset | None = UNSET,
     ) -> None:
         """Async :meth:`update`."""
         check_generations(return_val)
@@ -361,13 +361,13 @@ class CassandraSemanticCache(BaseCache):
         only this namespace's entries.
         """
         layout = self._layout()
-        self._store.clear(layout.clear_plan(_clear_target(kwargs)))
+        self._store.clear(layout.clear_plan(clear_target(kwargs)))
 
     @override
     async def aclear(self, **kwargs: Any) -> None:
         """Async :meth:`clear`."""
         layout = await self._alayout()
-        await self._store.aclear(layout.clear_plan(_clear_target(kwargs)))
+        await self._store.aclear(layout.clear_plan(clear_target(kwargs)))
 
     # --- lookups with the hit's id and score ----------------------------------------------------
 
@@ -551,7 +551,7 @@ class CassandraSemanticCache(BaseCache):
             f"table_name={self._table_name!r}, namespace={self._namespace!r}, "
             f"similarity_measure={self._measure.name!r}, score_threshold={self._threshold!r}, "
             f"guard={self._guard!r}, ttl_seconds={self._ttl_seconds!r}, "
-            f"setup_mode=SetupMode.{self._mode.name}{_options(self._policy.describe())})"
+            f"setup_mode=SetupMode.{self._mode.name}{options_suffix(self._policy.describe())})"
         )
 
     # --- setup ------------------------------------------------------------------------------------
@@ -713,9 +713,9 @@ class CassandraSemanticCache(BaseCache):
         prompt: str,
         llm_string: str,
         return_val: RETURN_VAL_TYPE,
-        ttl_seconds: int | _Unset | None,
+        ttl_seconds: int | Unset | None,
     ) -> _Write | None:
-        ttl = self._ttl if isinstance(ttl_seconds, _Unset) else _check_ttl(ttl_seconds)
+        ttl = self._ttl if isinstance(ttl_seconds, Unset) else check_ttl(ttl_seconds)
         try:
             body = _codec.encode(return_val)
         except EncodeError as exc:
@@ -871,7 +871,7 @@ class _SemanticLayout:
         key = self._key(prompt, llm_string)
         parts = split_prompt(prompt)
         signature = _guard.encode(_guard.digest(_guard.signature(parts.text), key[2].hex()))
-        plaintext = (_valid_text(llm_string), _valid_text(prompt)) if self._plaintext else None
+        plaintext = (valid_text(llm_string), valid_text(prompt)) if self._plaintext else None
         return _Write(key, parts, body, signature, plaintext, ttl)
 
     def insert(

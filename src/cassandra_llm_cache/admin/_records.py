@@ -31,6 +31,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
 
 from cassandra_llm_cache import _codec
+from cassandra_llm_cache._arguments import MAX_NAMESPACE_LENGTH
 from cassandra_llm_cache._codec import DecodeError
 from cassandra_llm_cache._keys import md5_hex, sha256_key
 
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 FORMAT: Final = "cassandra-llm-cache-entry"
 VERSION: Final = 1
-MAX_NAMESPACE_LENGTH: Final = 256
 MAX_TTL: Final = 630_720_000
 """Cassandra's longest TTL (20 years)."""
 
