@@ -48,7 +48,7 @@ demo: jars
 BENCH_STAMP := $(VENV)/.bench-stamp
 # The full run behind docs/benchmarks.md (about an hour on 2 cores, scale runs included);
 # `make bench BENCH_ARGS=--quick` is a short check.
-BENCH_ARGS ?= --scale 1000000 --semantic-scale 100000 --profile
+BENCH_ARGS ?= --scale 1000000 --semantic-scale 100000 --profile --reps 3 --heap 2G
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	@touch $(BENCH_STAMP)

@@ -71,7 +71,10 @@ class Instruments:
         "_bytes_written",
         "_duration",
         "_errors",
+        "_hit_attributes",
         "_lookups",
+        "_miss_attributes",
+        "_per_operation",
         "_span_kind",
         "_status_error",
         "_table",
@@ -103,6 +106,11 @@ class Instruments:
             "db.namespace": keyspace,
             "db.collection.name": table,
         }
+        # Attribute sets and span names of successful calls, built once per operation: the
+        # hot path passes the same (never mutated) dicts instead of building new ones per call.
+        self._per_operation: dict[str, tuple[dict[str, str], str]] = {}
+        self._hit_attributes = {**self._attributes, RESULT_ATTRIBUTE: "hit"}
+        self._miss_attributes = {**self._attributes, RESULT_ATTRIBUTE: "miss"}
         self._duration = meter.create_histogram(
             DURATION_METRIC,
             unit="s",
@@ -135,21 +143,28 @@ class Instruments:
 
     def operation(self, operation: str, seconds: float, *, error_type: str | None = None) -> None:
         """One database call of ``operation`` took ``seconds`` (``error_type``: it failed)."""
-        verb = CQL_VERBS.get(operation)
-        attributes = {**self._attributes, OPERATION_ATTRIBUTE: operation}
-        if verb is not None:
-            attributes["db.operation.name"] = verb
+        known = self._per_operation.get(operation)
+        if known is None:
+            known = self._per_operation[operation] = self._operation_attributes(operation)
+        attributes, span_name = known
         if error_type is not None:
-            attributes["error.type"] = error_type
+            attributes = {**attributes, "error.type": error_type}
             self._errors.add(
                 1, {**self._attributes, OPERATION_ATTRIBUTE: operation, "error.type": error_type}
             )
         self._duration.record(seconds, attributes)
-        self._span(verb or operation, seconds, attributes, error_type)
+        self._span(span_name, seconds, attributes, error_type)
+
+    def _operation_attributes(self, operation: str) -> tuple[dict[str, str], str]:
+        verb = CQL_VERBS.get(operation)
+        attributes = {**self._attributes, OPERATION_ATTRIBUTE: operation}
+        if verb is not None:
+            attributes["db.operation.name"] = verb
+        return attributes, f"{verb or operation} {self._table}"
 
     def lookup(self, *, hit: bool, nbytes: int = 0, tokens: int = 0) -> None:
         """A lookup ended in a hit (``nbytes`` read, ``tokens`` saved) or a miss."""
-        self._lookups.add(1, {**self._attributes, RESULT_ATTRIBUTE: "hit" if hit else "miss"})
+        self._lookups.add(1, self._hit_attributes if hit else self._miss_attributes)
         if nbytes:
             self._bytes_read.add(nbytes, self._attributes)
         if tokens:
@@ -162,11 +177,11 @@ class Instruments:
             self._bytes_written.add(nbytes, self._attributes)
 
     def _span(
-        self, verb: str, seconds: float, attributes: dict[str, str], error_type: str | None
+        self, name: str, seconds: float, attributes: dict[str, str], error_type: str | None
     ) -> None:
         end = time.time_ns()
         span = self._tracer.start_span(
-            f"{verb} {self._table}",
+            name,
             kind=self._span_kind,
             attributes=attributes,
             start_time=end - int(seconds * 1e9),

@@ -131,9 +131,17 @@ def test_header_carries_magic_version_and_compression():
     assert small[len(MAGIC) + 1] == Compression.NONE  # below the threshold: not compressed
     big = encode([Generation(text="word " * COMPRESSION_THRESHOLD)], compression=Compression.ZSTD)
     assert big[len(MAGIC) + 1] == Compression.ZSTD
-    assert len(big) < COMPRESSION_THRESHOLD  # 5 KB of repetitive text compresses well
-    zlib_big = encode([Generation(text="word " * 1000)], compression=Compression.ZLIB)
+    assert len(big) < COMPRESSION_THRESHOLD  # repetitive text compresses well
+    zlib_big = encode(
+        [Generation(text="word " * COMPRESSION_THRESHOLD)], compression=Compression.ZLIB
+    )
     assert zlib_big[len(MAGIC) + 1] == Compression.ZLIB
+    # Just below the threshold stays plain, just above it is compressed.
+    envelope = len(encode([Generation(text="")], compression=Compression.NONE)) - len(MAGIC) - 2
+    at_limit = "a" * (COMPRESSION_THRESHOLD - envelope)
+    assert encode([Generation(text=at_limit)])[len(MAGIC) + 1] == Compression.NONE
+    over = encode([Generation(text=at_limit + "a")], compression=Compression.ZSTD)
+    assert over[len(MAGIC) + 1] == Compression.ZSTD
 
 
 @pytest.mark.parametrize("writer_fast", [True, False])

@@ -29,6 +29,7 @@ class BenchOptions:
     port: int = 9042
     node_dir: Path | None = None
     storage_port: int | None = None
+    heap: str | None = None
     keyspace: str = "llm_cache_bench"
     scale_entries: int = 0
     scale_baseline: int = 10_000
@@ -134,6 +135,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "stopped at the end); use with --port and --storage-port to keep it apart",
     )
     parser.add_argument("--storage-port", type=int, help="that node's storage port (7000)")
+    parser.add_argument(
+        "--heap", help="JVM heap of a node the benchmark starts (launcher default: 1G)"
+    )
     parser.add_argument("--keyspace", default=default.keyspace, help="keyspace for bench tables")
     parser.add_argument(
         "--scale",
@@ -192,6 +196,7 @@ def from_namespace(args: argparse.Namespace) -> BenchOptions:
         port=args.port,
         node_dir=args.node_dir,
         storage_port=args.storage_port,
+        heap=args.heap,
         keyspace=args.keyspace,
         scale_entries=args.scale,
         scale_baseline=args.scale_baseline,

@@ -150,7 +150,13 @@ def execute(options: BenchOptions) -> dict[str, Any]:
     loop = asyncio.new_event_loop()
     setup = _Setup(keep_tables=options.keep_tables)
     try:
-        where = Where(options.contact_points, options.port, options.node_dir, options.storage_port)
+        where = Where(
+            options.contact_points,
+            options.port,
+            options.node_dir,
+            options.storage_port,
+            options.heap,
+        )
         with connected(where, options.keyspace) as node:
             setup.session = node.session
             document = _document_base(options, node)
