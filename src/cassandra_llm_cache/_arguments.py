@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from cassandra.query import UNSET_VALUE
+
 from cassandra_llm_cache._errors import ConfigurationError
 
 MAX_TTL_SECONDS: Final = 630_720_000
@@ -31,10 +33,19 @@ def valid_text(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def check_ttl(ttl_seconds: object) -> int:
-    """The TTL to bind: seconds, or 0 for "never expires"."""
+TtlValue = object
+"""What a write binds to ``USING TTL ?``: seconds, or :data:`TABLE_DEFAULT_TTL`."""
+
+TABLE_DEFAULT_TTL: Final[TtlValue] = UNSET_VALUE
+"""Bound for ``ttl_seconds=None``: left unset, Cassandra applies the table's
+``default_time_to_live`` (none on the tables the caches create: the entry never expires), exactly
+as the legacy classes did by leaving ``USING TTL`` out. Needs protocol v4 or later."""
+
+
+def check_ttl(ttl_seconds: object) -> TtlValue:
+    """The TTL to bind: seconds, or :data:`TABLE_DEFAULT_TTL` for ``None``."""
     if ttl_seconds is None:
-        return 0
+        return TABLE_DEFAULT_TTL
     if (
         isinstance(ttl_seconds, bool)
         or not isinstance(ttl_seconds, int)

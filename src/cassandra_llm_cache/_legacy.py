@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     from cassandra.query import PreparedStatement
 
+    from cassandra_llm_cache._arguments import TtlValue
+
 KEY_DESC: Final = '["llm_string","prompt"]'
 _ESCAPED: Final = "__lc_escaped__"
 _ALLOWED: Final[dict[str, type[Any]]] = {**_codec.GENERATION_CLASSES, **_codec.MESSAGE_CLASSES}
@@ -135,7 +137,7 @@ class LegacyLayout:
         return self._select, (KEY_DESC, legacy_key_vals(prompt, llm_string))
 
     def insert(
-        self, prompt: str, llm_string: str, generations: Sequence[Generation], ttl: int
+        self, prompt: str, llm_string: str, generations: Sequence[Generation], ttl: TtlValue
     ) -> tuple[PreparedStatement, tuple[object, ...]]:
         body = encode_body(generations)
         return self._insert, (KEY_DESC, legacy_key_vals(prompt, llm_string), body, ttl)

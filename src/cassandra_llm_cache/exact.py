@@ -17,6 +17,7 @@ from typing_extensions import override
 from cassandra_llm_cache import _codec, _telemetry
 from cassandra_llm_cache._arguments import (
     UNSET,
+    TtlValue,
     Unset,
     check_namespace,
     check_ttl,
@@ -83,7 +84,8 @@ class CassandraCache(BaseCache):
         keyspace: the keyspace of the table; default: from ``init``, then the session's own.
         table_name: the table. If it exists with the legacy layout (written by
             ``langchain_community``'s class) it is served in place, both ways compatible.
-        ttl_seconds: entries expire this many seconds after being written (``None``: never).
+        ttl_seconds: entries expire this many seconds after being written (``None``: no TTL
+            of their own; the table's ``default_time_to_live`` applies, as in the legacy class).
             ``update``/``aupdate`` take a per-call ``ttl_seconds`` too.
         skip_provisioning: deprecated; ``True`` means ``setup_mode=SetupMode.OFF``.
         setup_mode: ``SYNC`` creates the table (``IF NOT EXISTS``) before returning; ``ASYNC``
@@ -500,7 +502,7 @@ class _ExactLayout:
         return self._select, self._key(prompt, llm_string)
 
     def insert(
-        self, prompt: str, llm_string: str, generations: Sequence[Generation], ttl: int
+        self, prompt: str, llm_string: str, generations: Sequence[Generation], ttl: TtlValue
     ) -> tuple[PreparedStatement, tuple[object, ...]]:
         body = _codec.encode(generations)
         key = self._key(prompt, llm_string)

@@ -33,6 +33,7 @@ from typing_extensions import override
 from cassandra_llm_cache import _codec, _guard, _telemetry
 from cassandra_llm_cache._arguments import (
     UNSET,
+    TtlValue,
     Unset,
     check_namespace,
     check_ttl,
@@ -151,7 +152,8 @@ class CassandraSemanticCache(BaseCache):
             (cosine; for "l2" a maximum distance). Default: the embedding's
             ``recommended_score_threshold`` if it has one (``LocalEmbeddings``: 0.97), else the
             legacy 0.85.
-        ttl_seconds: entries expire this many seconds after being written (None: never).
+        ttl_seconds: entries expire this many seconds after being written (None: no TTL of
+            their own; the table's default_time_to_live applies, as in the legacy class).
         skip_provisioning: deprecated; ``True`` means ``setup_mode=SetupMode.OFF``.
         similarity_measure: "cos" (default), "dot" (for unit-length vectors only) or "l2".
             Cassandra ranks and scores with it (SAI ``similarity_function`` and the
@@ -747,7 +749,7 @@ class _Write:
     body: bytes
     guard: str
     plaintext: tuple[str, str] | None
-    ttl: int
+    ttl: TtlValue
 
 
 class _Screen:
@@ -867,7 +869,7 @@ class _SemanticLayout:
         where = scope(self._namespace, sha256_key(llm_string), context)
         return self._statements["search"], (vector, where, vector, limit)
 
-    def write(self, prompt: str, llm_string: str, body: bytes, ttl: int) -> _Write:
+    def write(self, prompt: str, llm_string: str, body: bytes, ttl: TtlValue) -> _Write:
         key = self._key(prompt, llm_string)
         parts = split_prompt(prompt)
         signature = _guard.encode(_guard.digest(_guard.signature(parts.text), key[2].hex()))

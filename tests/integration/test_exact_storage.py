@@ -72,6 +72,23 @@ def test_ttl_per_cache_and_per_call(cassandra_session, cassandra_keyspace, table
     assert short.lookup("override-forever", "l") == GEN
 
 
+def test_without_a_ttl_the_tables_default_time_to_live_applies(
+    cassandra_session, cassandra_keyspace, table_name
+):
+    # As in the legacy class, which left USING TTL out: a table default set by an operator is
+    # honoured by entries written with ttl_seconds=None, and a per-call TTL still wins.
+    cache = CassandraCache(cassandra_session, cassandra_keyspace, table_name)
+    cassandra_session.execute(
+        f"ALTER TABLE {cassandra_keyspace}.{table_name} WITH default_time_to_live = 3600"
+    )
+    cache.update("table default", "l", GEN)
+    cache.update("own ttl", "l", GEN, ttl_seconds=60)
+    own, default = sorted(ttl_of(cassandra_session, cassandra_keyspace, table_name))
+    assert 0 < own <= 60
+    assert 3500 < default <= 3600
+    assert cache.lookup("table default", "l") == GEN
+
+
 @pytest.mark.asyncio
 async def test_async_update_takes_a_per_call_ttl(cassandra_session, cassandra_keyspace, table_name):
     cache = CassandraCache(cassandra_session, cassandra_keyspace, table_name)

@@ -548,6 +548,25 @@ def test_entries_expire(make):
     assert cache.lookup("mid", MODEL) == gen("M")
 
 
+def test_without_a_ttl_the_tables_default_time_to_live_applies(
+    make, cassandra_session, cassandra_keyspace, table_name
+):
+    cache = make()
+    cache.update("first", MODEL, gen("F"))  # the table exists once a write went through
+    cassandra_session.execute(
+        f"ALTER TABLE {cassandra_keyspace}.{table_name} WITH default_time_to_live = 3600"
+    )
+    cache.update("near", MODEL, gen("N"))
+    ttls = [
+        row[0]
+        for row in cassandra_session.execute(
+            f"SELECT TTL(body) FROM {cassandra_keyspace}.{table_name}"
+        )
+    ]
+    assert sorted(ttl is None for ttl in ttls) == [False, True]
+    assert 3500 < max(ttl for ttl in ttls if ttl is not None) <= 3600
+
+
 def test_repr_is_stable_and_holds_no_ids(make):
     cache = make(namespace="tenant")
     assert repr(cache) == repr(make(namespace="tenant"))

@@ -118,3 +118,24 @@ def test_create_without_the_package(monkeypatch):
         _telemetry.create("ks", "t", option=True)
     with pytest.raises(ConfigurationError, match="opentelemetry-api"):
         _telemetry.create("ks", "t", option=_telemetry.Telemetry())
+
+
+def test_global_tracing_builds_spans_only_once_a_real_provider_is_set(monkeypatch):
+    from opentelemetry import trace
+
+    EXPORTER.clear()
+    # No SDK configured: the API's proxy provider. No span is even started.
+    unconfigured = _telemetry.create("ks", "t_unconfigured", option=True)
+    started = []
+    monkeypatch.setattr(
+        unconfigured._tracer, "start_span", lambda *args, **kwargs: started.append(args)
+    )
+    unconfigured.operation("lookup", 0.001)
+    assert started == []
+    # An SDK provider as the global one: spans are recorded through it.
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: TRACER_PROVIDER)
+    configured = _telemetry.create("ks", "t_configured", option=True)
+    configured.operation("lookup", 0.001)
+    names = [span.name for span in EXPORTER.get_finished_spans()]
+    assert "SELECT t_configured" in names
+    assert "SELECT t_unconfigured" not in names
