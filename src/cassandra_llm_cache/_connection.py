@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 APPLICATION_NAME: Final = "cassandra-llm-cache"
 PROTOCOL_VERSION: Final = 5
+# The driver writes a request larger than its 4 KiB chunk in several sends; with Nagle's
+# algorithm on, a 20 KB write waited ~40 ms for a delayed ACK in the benchmark.
+NO_DELAY_SOCKOPTS: Final = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 """The native protocol version ``init()`` asks for (override with ``cluster_options``)."""
 ENV_CONTACT_POINTS: Final = "CASSANDRA_CONTACT_POINTS"
 ENV_PORT: Final = "CASSANDRA_PORT"
@@ -147,9 +150,7 @@ def _open_cluster(
     kwargs: dict[str, Any] = {
         "application_name": APPLICATION_NAME,
         "application_version": __version__,
-        # The driver writes a request larger than its 4 KiB chunk in several sends; with Nagle's
-        # algorithm on, a 20 KB write waited ~40 ms for a delayed ACK in the benchmark.
-        "sockopts": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        "sockopts": list(NO_DELAY_SOCKOPTS),
     }
     if contact_points is not None:
         points = contact_points.split(",") if isinstance(contact_points, str) else contact_points

@@ -33,8 +33,7 @@ from cassandra_llm_cache._errors import ConfigurationError
 from cassandra_llm_cache._version import __version__
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-    from types import ModuleType
+    from collections.abc import Mapping
 
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
@@ -70,18 +69,19 @@ class Instruments:
         "_attributes",
         "_bytes_read",
         "_bytes_written",
+        "_current_provider",
         "_duration",
         "_errors",
         "_hit_attributes",
         "_lookups",
         "_miss_attributes",
         "_per_operation",
+        "_placeholder_providers",
         "_span_kind",
         "_status_error",
         "_table",
         "_tokens_saved",
         "_tracer",
-        "_tracing_configured",
         "_writes",
     )
 
@@ -103,11 +103,10 @@ class Instruments:
         # With the global provider, spans are built only once an SDK is configured: until then
         # the API's proxy hands out non-recording spans, which cost as much client CPU per call
         # as decoding a cached value (seen in the benchmark's profiles) and record nothing.
-        if tracer_provider is not None:
-            self._tracing_configured: Callable[[], bool] = _always
-        else:
-            current, placeholders = trace.get_tracer_provider, _placeholder_providers(trace)
-            self._tracing_configured = lambda: not isinstance(current(), placeholders)
+        self._current_provider = trace.get_tracer_provider
+        self._placeholder_providers: tuple[type, ...] = ()
+        if tracer_provider is None:
+            self._placeholder_providers = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
         self._span_kind = trace.SpanKind.CLIENT
         self._status_error = trace.StatusCode.ERROR
         self._table = table
@@ -189,7 +188,9 @@ class Instruments:
     def _span(
         self, name: str, seconds: float, attributes: dict[str, str], error_type: str | None
     ) -> None:
-        if not self._tracing_configured():
+        if self._placeholder_providers and isinstance(
+            self._current_provider(), self._placeholder_providers
+        ):
             return
         end = time.time_ns()
         span = self._tracer.start_span(
@@ -203,15 +204,6 @@ class Instruments:
 
             span.set_status(Status(self._status_error, error_type))
         span.end(end_time=end)
-
-
-def _always() -> bool:
-    return True
-
-
-def _placeholder_providers(trace: ModuleType) -> tuple[type, ...]:
-    """The API's stand-ins for a tracer provider (nothing is recorded through them)."""
-    return (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,8 @@ def connect(where: Where, keyspace: str) -> Node:
     from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
     from cassandra.query import named_tuple_factory, tuple_factory
 
+    from cassandra_llm_cache._connection import NO_DELAY_SOCKOPTS
+
     points, origin, started = _locate(where)
     port = where.port
     shutdown: list[Any] = []
@@ -149,14 +151,13 @@ def connect(where: Where, keyspace: str) -> Node:
 
         password = os.environ.get("CASSANDRA_PASSWORD", "")
         auth["auth_provider"] = PlainTextAuthProvider(username, password)
-    # TCP_NODELAY as `cassandra_llm_cache.init()` sets it: without it the driver's multi-send
-    # writes of values over 4 KiB wait for a delayed ACK (~40 ms), for every system alike.
+    # TCP_NODELAY as `cassandra_llm_cache.init()` sets it, for every system alike.
     cluster = Cluster(
         **auth,
         contact_points=points,
         port=port,
         protocol_version=5,
-        sockopts=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        sockopts=list(NO_DELAY_SOCKOPTS),
         execution_profiles={
             EXEC_PROFILE_DEFAULT: ExecutionProfile(
                 load_balancing_policy=policy(), row_factory=named_tuple_factory
