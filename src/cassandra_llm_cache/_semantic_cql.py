@@ -1,12 +1,13 @@
 """The semantic cache's table, indexes and statements; vector checks; server errors (pure).
 
 One partition per entry, keyed like the exact cache's (namespace, SHA-256 of the llm_string,
-SHA-256 of the prompt), so an identical prompt is answered by a primary-key read. The vector
-search filters on ``scope``, the hex digest of (namespace, llm_string, prompt context - see
-``_prompt_text``), through an SAI index: the filters are inside the ANN query, so an entry of
-the same model and namespace is never hidden behind a nearer entry of another, and one index
-serves them all. An entry whose prompt has no text to compare has no vector: it is found by
-key only.
+SHA-256 of the prompt), so an identical prompt is answered by a primary-key read. Each entry
+carries ``scope``, the hex digest of (namespace, llm_string, prompt context - see
+``_prompt_text``), indexed by SAI next to the vectors: a search is the table's nearest keys and
+scopes first, and the scope-filtered ANN query only when those cannot decide
+(``_semantic_search``), so an entry of the same model and namespace is never hidden behind a
+nearer entry of another, and one index serves them all. An entry whose prompt has no text to
+compare has no vector: it is found by key only.
 """
 
 from __future__ import annotations
@@ -75,11 +76,24 @@ SEMANTIC_STATEMENTS: Final = {
     "scan_model": (
         "SELECT prompt_key FROM <table> WHERE namespace = ? AND llm_key = ? ALLOW FILTERING"
     ),
+    "fetch": (
+        "SELECT prompt_key, body, guard, prompt FROM <table> "
+        "WHERE namespace = ? AND llm_key = ? AND prompt_key IN ?"
+    ),
 }
-_SEARCH: Final = (
-    "SELECT prompt_key, body, guard, prompt, <function>(embedding, ?) FROM <table> "
-    "WHERE scope = ? ORDER BY embedding ANN OF ? LIMIT ?"
-)
+_SEARCHES: Final = {
+    # The whole table's nearest entries, keys and scopes only: no other entry's value is read.
+    "search_window": (
+        "SELECT prompt_key, scope, <function>(embedding, ?) FROM <table> "
+        "ORDER BY embedding ANN OF ? LIMIT ?"
+    ),
+    # The nearest entries of one scope: exact, but on Cassandra 5.0 the filter costs tens of
+    # milliseconds and grows with the table (see _semantic_search).
+    "search": (
+        "SELECT prompt_key, body, guard, prompt, <function>(embedding, ?) FROM <table> "
+        "WHERE scope = ? ORDER BY embedding ANN OF ? LIMIT ?"
+    ),
+}
 
 
 def vector_index_name(table: str, measure: Measure) -> str:
@@ -120,7 +134,9 @@ def semantic_statements(keyspace: str, table: str, measure: Measure) -> dict[str
     """Every statement the semantic cache runs, by name."""
     templates = {
         **SEMANTIC_STATEMENTS,
-        "search": _SEARCH.replace("<function>", measure.cql_function),
+        **{
+            name: cql.replace("<function>", measure.cql_function) for name, cql in _SEARCHES.items()
+        },
     }
     return render(templates, keyspace, table)
 

@@ -7,13 +7,14 @@ SAI indexes (``_semantic_cql``), the one similarity metric (``_similarity``), th
 (``_embedding_memo``) and the false-hit guard (``_guard``).
 
 A lookup is, in order: a primary-key read of the identical (prompt, llm_string) - no embedding,
-no vector search - then one ANN query over the entries of the same namespace and model only,
-returning each candidate's similarity as Cassandra computes it; the best candidate at or above
-the threshold that the guard and the verifier accept is the hit.
+no vector search - then the nearest entries of the same namespace and model only
+(``_semantic_search``: the table's nearest keys, then those entries' values by key), each with
+its similarity as Cassandra computes it; the best candidate at or above the threshold that the
+guard and the verifier accept is the hit.
 
 For a chat model the prompt is langchain-core's JSON of the messages: only the text of the last
 human message is embedded and guarded; the rest of the conversation (system prompt, earlier
-turns, non-text parts) must be identical, and is part of the search filter (``_prompt_text``).
+turns, non-text parts) must be identical, and is part of the entry's scope (``_prompt_text``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ from cassandra_llm_cache._semantic_cql import (
     usable_vector,
     vector_index_name,
 )
+from cassandra_llm_cache._semantic_search import SimilarSearch
 from cassandra_llm_cache._setup import Ready, Setup, SetupMode, resolve_setup_mode
 from cassandra_llm_cache._similarity import Measure, resolve_measure
 from cassandra_llm_cache._stats import CacheStats, StatsRecorder, bound_size, tokens_of
@@ -391,8 +393,8 @@ class CassandraSemanticCache(BaseCache):
         if vector is None:
             self._stats.miss()
             return None
-        search = layout.search(vector, llm_string, parts.context, self._candidates)
-        rows = self._store.execute(*search, operation="lookup").rows
+        search = self._search(layout, vector, llm_string, parts.context, self._candidates)
+        rows = self._searched(search, operation="lookup")
         screen = _Screen(self, parts.text, llm_string, everything=False)
         for candidate in screen.candidates(rows):
             if self._verifier is not None and not self._verified(prompt, candidate):
@@ -419,8 +421,8 @@ class CassandraSemanticCache(BaseCache):
         if vector is None:
             self._stats.miss()
             return None
-        search = layout.search(vector, llm_string, parts.context, self._candidates)
-        rows = (await self._store.aexecute(*search, operation="lookup")).rows
+        search = self._search(layout, vector, llm_string, parts.context, self._candidates)
+        rows = await self._asearched(search, operation="lookup")
         screen = _Screen(self, parts.text, llm_string, everything=False)
         for candidate in screen.candidates(rows):
             if self._verifier is not None and not await self._averified(prompt, candidate):
@@ -477,9 +479,40 @@ class CassandraSemanticCache(BaseCache):
         if vector is None:
             return []
         limit = _check_candidates(limit or self._candidates)
-        search = layout.search(vector, llm_string, parts.context, limit)
-        rows = self._store.execute(*search, operation="search").rows
+        search = self._search(layout, vector, llm_string, parts.context, limit, everything=True)
+        rows = self._searched(search, operation="search")
         return list(_Screen(self, parts.text, llm_string, everything=True).candidates(rows))
+
+    def _search(
+        self,
+        layout: _SemanticLayout,
+        vector: list[float],
+        llm_string: str,
+        context: str,
+        wanted: int,
+        *,
+        everything: bool = False,
+    ) -> SimilarSearch:
+        measure, threshold = self._measure, self._threshold
+
+        def keeps(similarity: float) -> bool:
+            return everything or measure.passes(measure.score(similarity), threshold)
+
+        return layout.search(vector, llm_string, context, wanted, keeps)
+
+    def _searched(self, search: SimilarSearch, *, operation: str) -> list[tuple[Any, ...]]:
+        rows = self._store.execute(*search.window(), operation=operation).rows
+        step = search.after_window(rows)
+        if step is None:
+            return []
+        return search.results(self._store.execute(*step, operation=operation).rows)
+
+    async def _asearched(self, search: SimilarSearch, *, operation: str) -> list[tuple[Any, ...]]:
+        rows = (await self._store.aexecute(*search.window(), operation=operation)).rows
+        step = search.after_window(rows)
+        if step is None:
+            return []
+        return search.results((await self._store.aexecute(*step, operation=operation)).rows)
 
     # --- deletes ----------------------------------------------------------------------------------
 
@@ -864,10 +897,22 @@ class _SemanticLayout:
         return self._statements["select"], self._key(prompt, llm_string)
 
     def search(
-        self, vector: list[float], llm_string: str, context: str, limit: int
-    ) -> tuple[PreparedStatement, tuple[object, ...]]:
-        where = scope(self._namespace, sha256_key(llm_string), context)
-        return self._statements["search"], (vector, where, vector, limit)
+        self,
+        vector: list[float],
+        llm_string: str,
+        context: str,
+        wanted: int,
+        keeps: Callable[[float], bool],
+    ) -> SimilarSearch:
+        llm_key = sha256_key(llm_string)
+        return SimilarSearch(
+            self._statements,
+            vector,
+            key=(self._namespace, llm_key),
+            scope=scope(self._namespace, llm_key, context),
+            wanted=wanted,
+            keeps=keeps,
+        )
 
     def write(self, prompt: str, llm_string: str, body: bytes, ttl: TtlValue) -> _Write:
         key = self._key(prompt, llm_string)

@@ -253,6 +253,50 @@ def test_same_model_entry_is_found_behind_a_nearer_entry_of_another_model(make, 
     assert hit.generations == gen("right model")
 
 
+@pytest.mark.parametrize("use_async", [False, True])
+def test_same_model_entry_is_found_behind_a_full_window_of_other_models(make, emb, use_async):
+    # More entries of other models, all nearer than ours, than the unfiltered first query looks
+    # at: the lookup must go on to the scope-filtered search and still find ours.
+    cache = make(candidates=1)
+    for i in range(24):
+        text = f"other model's paraphrase {i}"
+        emb.set(text, toward(0.999 - i / 10_000, 1 + i % (DIM - 1)))
+        cache.update(text, f"{OTHER_MODEL}-{i % 3}", gen("wrong model"))
+    cache.update("near", MODEL, gen("right model"))
+    if use_async:
+        hit = asyncio.run(cache.alookup_with_score("q", MODEL))
+    else:
+        hit = cache.lookup_with_score("q", MODEL)
+    assert hit is not None
+    assert hit.generations == gen("right model")
+    assert hit.score == pytest.approx(0.97, abs=1e-5)
+    assert [c.generations for c in cache.similar_entries("q", MODEL)] == [gen("right model")]
+
+
+def test_a_miss_behind_other_models_entries_reads_none_of_their_values(
+    make, emb, cassandra_session, cassandra_keyspace, table_name
+):
+    # Other models' entries near the prompt, none of ours: a miss, and no value of theirs is
+    # read (their bodies are made unreadable: decoding one would count an error).
+    cache = make()
+    for i in range(3):
+        text = f"other model's paraphrase {i}"
+        emb.set(text, toward(0.99, 1 + i))
+        cache.update(text, OTHER_MODEL, gen("theirs"))
+    table = f'"{cassandra_keyspace}"."{table_name}"'
+    keys = list(cassandra_session.execute(f"SELECT namespace, llm_key, prompt_key FROM {table}"))
+    for key in keys:
+        cassandra_session.execute(
+            f"UPDATE {table} SET body = 0xdeadbeef "
+            "WHERE namespace = %s AND llm_key = %s AND prompt_key = %s",
+            tuple(key),
+        )
+    assert len(keys) == 3
+    assert cache.lookup("q", MODEL) is None
+    assert cache.similar_entries("q", MODEL) == []
+    assert cache.stats().errors == 0
+
+
 @pytest.fixture
 def make_table(cassandra_session, cassandra_keyspace, emb):
     created = []

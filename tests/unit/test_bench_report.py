@@ -178,3 +178,34 @@ def test_scale_target_ignores_a_failed_scale_part():
         "large": {"entries": 1_000_000, "error": "ExpectationError: 6 stored entries missed"},
     }
     assert scale_target(scale) is None
+
+
+def test_a_failed_semantic_measurement_keeps_the_fill_figures():
+    document = _document()
+    document["semantic_scale"] = {
+        "entries": 99_000,
+        "requested": 100_000,
+        "fill_seconds": 693.4,
+        "failed_writes": 2,
+        "note": "Measuring failed after the fill: OperationTimedOut: timed out",
+    }
+    text = markdown_section(document, "benchmarks.png")
+    assert "Fill: 99,000 of 100,000 entries in 693 s through `aupdate` (2 writes failed" in text
+    assert "Measuring failed after the fill: OperationTimedOut" in text
+    assert "recall@1 |" not in text
+
+
+def test_the_semantic_scale_table_shows_lookup_and_recall():
+    document = _document()
+    median = {"p50_us": 9000.0, "p99_us": 20000.0, "throughput": 100.0, "cpu_us_per_op": 3000.0}
+    document["semantic_scale"] = {
+        "entries": 100_000,
+        "requested": 100_000,
+        "fill_seconds": 600.0,
+        "failed_writes": 0,
+        "lookup": {"median": median},
+        "queries": 200,
+        "recall_at_1": 0.975,
+    }
+    text = markdown_section(document, "benchmarks.png")
+    assert "| 100,000 | 9,000 | 20,000 | 100 | 3,000 | 0.975 |" in text

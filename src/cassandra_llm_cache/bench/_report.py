@@ -290,40 +290,51 @@ def _scale(document: dict[str, Any]) -> list[str]:
 
 
 def _semantic_scale(semantic: dict[str, Any] | None) -> list[str]:
-    lines: list[str] = []
-    if semantic:
-        lines += ["### Semantic cache: vector search at scale", ""]
-        if semantic.get("note"):
-            lines += [semantic["note"], ""]
-        if "lookup" in semantic and "median" not in semantic["lookup"]:
-            lines += [f"Lookups failed: {semantic['lookup'].get('error')}", ""]
-        if "lookup" in semantic and "median" in semantic["lookup"]:
-            median = semantic["lookup"]["median"]
-            lines += _table(
-                ["Entries", "lookup p50 us", "lookup p99 us", "ops/s", "CPU us/op", "recall@1"],
+    if not semantic:
+        return []
+    lines = ["### Semantic cache: vector search at scale", ""]
+    if semantic.get("note"):
+        lines += [semantic["note"], ""]
+    if "fill_seconds" in semantic:
+        lines += [
+            (
+                f"Fill: {semantic['entries']:,} of {semantic['requested']:,} entries in "
+                f"{semantic['fill_seconds']:.0f} s through `aupdate` "
+                f"({semantic['failed_writes']} writes failed after retries)."
+            ),
+            "",
+        ]
+    lookup = semantic.get("lookup", {})
+    if lookup and "median" not in lookup:
+        lines += [f"Lookups failed: {lookup.get('error')}", ""]
+    if "median" in lookup:
+        median = lookup["median"]
+        recall = semantic.get("recall_at_1")
+        lines += _table(
+            ["Entries", "lookup p50 us", "lookup p99 us", "ops/s", "CPU us/op", "recall@1"],
+            [
                 [
-                    [
-                        f"{semantic['entries']:,}",
-                        _us(median["p50_us"]),
-                        _us(median["p99_us"]),
-                        _rate(median["throughput"]),
-                        _us(median["cpu_us_per_op"]),
-                        f"{semantic['recall_at_1']:.3f}",
-                    ]
-                ],
-            )
-            lines += [
-                "",
-                (
-                    f"Lookups are similar (not identical) prompts, so each one is a key read that "
-                    f"misses and then a vector search (nearest 4, filtered to the model) on "
-                    f"{semantic['entries']:,} 384-dimension entries in clusters; recall@1 compares "
-                    f"the search's nearest entry with brute force over every stored vector for "
-                    f"{semantic['queries']} queries near stored entries. Fill: "
-                    f"{semantic['fill_seconds']:.0f} s through `aupdate`."
-                ),
-                "",
-            ]
+                    f"{semantic['entries']:,}",
+                    _us(median["p50_us"]),
+                    _us(median["p99_us"]),
+                    _rate(median["throughput"]),
+                    _us(median["cpu_us_per_op"]),
+                    "n/a" if recall is None else f"{recall:.3f}",
+                ]
+            ],
+        )
+        lines += [
+            "",
+            (
+                "Lookups are similar (not identical) prompts, so each one is a key read that "
+                "misses, then the vector search (the table's 16 nearest keys, then the "
+                "model's candidates read by key) on "
+                f"{semantic['entries']:,} 384-dimension entries in clusters; recall@1 compares "
+                "the search's nearest entry with brute force over every stored vector for "
+                f"{semantic.get('queries', 0)} queries near stored entries."
+            ),
+            "",
+        ]
     return lines
 
 

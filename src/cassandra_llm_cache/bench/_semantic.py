@@ -212,15 +212,22 @@ def run_semantic_scale(
         warmup_sync_ops=options.warmup_sync_ops,
         warmup_async_ops=options.warmup_async_ops,
     )
-    (result,) = runner.measure([scenario], options.repetitions)
-    recall = _recall(cache, texts, vectors, book, seed=14)
-    if not options.keep_tables:
-        node.session.execute(f"DROP TABLE IF EXISTS {built.tables[0]}")
-    return {
+    figures: dict[str, Any] = {
         "entries": written,
         "requested": entries,
         "fill_seconds": round(seconds, 1),
         "failed_writes": failed,
-        "lookup": result.as_dict(),
-        **recall,
     }
+    try:
+        (result,) = runner.measure([scenario], options.repetitions)
+        figures["lookup"] = result.as_dict()
+        figures.update(_recall(cache, texts, vectors, book, seed=14))
+    except Exception as error:  # noqa: BLE001 - the fill's figures are still worth reporting
+        progress(f"semantic scale: measuring failed: {type(error).__name__}: {error}")
+        figures["note"] = (
+            f"Measuring failed after the fill: {type(error).__name__}: {str(error)[:200]}"
+        )
+    finally:
+        if not options.keep_tables:
+            node.session.execute(f"DROP TABLE IF EXISTS {built.tables[0]}")
+    return figures
