@@ -47,6 +47,9 @@ _REPORTED_SETTINGS = (
 )
 
 
+DROP_TIMEOUT = 300.0
+
+
 @dataclass
 class Node:
     """A connected node: the driver session plus what was started to get it."""
@@ -66,6 +69,10 @@ class Node:
 
     def table_name(self, stem: str) -> str:
         return f"bench_{stem}_{self.run_id}"
+
+    def drop(self, table: str) -> None:
+        """Drop a benchmark table; a large one (SAI indexes, 100k+ rows) takes more than 10 s."""
+        self.session.execute(f"DROP TABLE IF EXISTS {table}", timeout=DROP_TIMEOUT)
 
     def close(self) -> None:
         for stop in reversed(self._shutdown):

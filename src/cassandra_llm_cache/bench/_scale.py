@@ -170,5 +170,5 @@ def _run_scale(
     for subject in subjects.values():
         if not options.keep_tables:
             for table in subject.tables:
-                node.session.execute(f"DROP TABLE IF EXISTS {table}")
+                node.drop(table)
     return part

@@ -227,7 +227,6 @@ def run_semantic_scale(
         figures["note"] = (
             f"Measuring failed after the fill: {type(error).__name__}: {str(error)[:200]}"
         )
-    finally:
-        if not options.keep_tables:
-            node.session.execute(f"DROP TABLE IF EXISTS {built.tables[0]}")
+    if not options.keep_tables:
+        node.drop(built.tables[0])
     return figures
