@@ -206,6 +206,8 @@ def test_the_semantic_scale_table_shows_lookup_and_recall():
         "lookup": {"median": median},
         "queries": 200,
         "recall_at_1": 0.975,
+        "similar_lookups": {"done": 4000, "missed": 3},
     }
     text = markdown_section(document, "benchmarks.png")
     assert "| 100,000 | 9,000 | 20,000 | 100 | 3,000 | 0.975 |" in text
+    assert "Similar-prompt hit rate: 0.9992 (3 of 4,000 lookups" in text

@@ -335,6 +335,16 @@ def _semantic_scale(semantic: dict[str, Any] | None) -> list[str]:
             ),
             "",
         ]
+        counted = semantic.get("similar_lookups")
+        if counted and counted.get("done"):
+            rate = 1 - counted["missed"] / counted["done"]
+            lines += [
+                (
+                    f"Similar-prompt hit rate: {rate:.4f} ({counted['missed']:,} of "
+                    f"{counted['done']:,} lookups, warm-up included, missed their entry)."
+                ),
+                "",
+            ]
     return lines
 
 

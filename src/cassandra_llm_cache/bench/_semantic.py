@@ -200,9 +200,14 @@ def run_semantic_scale(
     rng = np.random.default_rng(13)
     sample = [similar(texts[int(i)]) for i in rng.integers(0, written, 5000)]
 
+    # The search is approximate: at this size a similar prompt can miss its entry. Misses are
+    # counted and reported next to the latency (a hit rate) instead of ending the measurement.
+    lookups = {"done": 0, "missed": 0}
+
     def hit(i: int) -> None:
+        lookups["done"] += 1
         if cache.lookup(sample[i % len(sample)], LLM_STRING) is None:
-            raise ExpectationError("semantic scale: a similar prompt missed")
+            lookups["missed"] += 1
 
     scenario = Scenario(f"{OURS_SEMANTIC} @ {written:,}", HIT_SIMILAR, payload.label, sync_op=hit)
     runner = Runner(
@@ -221,6 +226,7 @@ def run_semantic_scale(
     try:
         (result,) = runner.measure([scenario], options.repetitions)
         figures["lookup"] = result.as_dict()
+        figures["similar_lookups"] = dict(lookups)
         figures.update(_recall(cache, texts, vectors, book, seed=14))
     except Exception as error:  # noqa: BLE001 - the fill's figures are still worth reporting
         progress(f"semantic scale: measuring failed: {type(error).__name__}: {error}")
