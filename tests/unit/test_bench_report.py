@@ -211,3 +211,19 @@ def test_the_semantic_scale_table_shows_lookup_and_recall():
     text = markdown_section(document, "benchmarks.png")
     assert "| 100,000 | 9,000 | 20,000 | 100 | 3,000 | 0.975 |" in text
     assert "Similar-prompt hit rate: 0.9992 (3 of 4,000 lookups" in text
+
+
+def test_recall_is_shown_when_the_timed_lookups_failed():
+    document = _document()
+    document["semantic_scale"] = {
+        "entries": 100_000,
+        "requested": 100_000,
+        "fill_seconds": 672.3,
+        "failed_writes": 0,
+        "lookup": {"error": "ExpectationError: semantic scale: a similar prompt missed"},
+        "queries": 200,
+        "recall_at_1": 0.995,
+    }
+    text = markdown_section(document, "benchmarks.png")
+    assert "Lookups failed: ExpectationError" in text
+    assert "recall@1 of the vector search: 0.995 over 200 queries" in text

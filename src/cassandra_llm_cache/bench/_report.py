@@ -307,6 +307,14 @@ def _semantic_scale(semantic: dict[str, Any] | None) -> list[str]:
     lookup = semantic.get("lookup", {})
     if lookup and "median" not in lookup:
         lines += [f"Lookups failed: {lookup.get('error')}", ""]
+        if semantic.get("recall_at_1") is not None:
+            lines += [
+                (
+                    f"recall@1 of the vector search: {semantic['recall_at_1']:.3f} over "
+                    f"{semantic.get('queries', 0)} queries (brute force over every stored vector)."
+                ),
+                "",
+            ]
     if "median" in lookup:
         median = lookup["median"]
         recall = semantic.get("recall_at_1")
