@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 
 APPLICATION_NAME: Final = "cassandra-llm-cache"
 PROTOCOL_VERSION: Final = 5
-# The driver writes a request larger than its 4 KiB chunk in several sends; with Nagle's
-# algorithm on, a 20 KB write waited ~40 ms for a delayed ACK in the benchmark.
-NO_DELAY_SOCKOPTS: Final = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 """The native protocol version ``init()`` asks for (override with ``cluster_options``)."""
+NO_DELAY_SOCKOPTS: Final = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+"""TCP_NODELAY: the driver writes a request larger than its 4 KiB chunk in several sends; with
+Nagle's algorithm on, a 20 KB write waited ~40 ms for a delayed ACK in the benchmark."""
 ENV_CONTACT_POINTS: Final = "CASSANDRA_CONTACT_POINTS"
 ENV_PORT: Final = "CASSANDRA_PORT"
 ENV_USERNAME: Final = "CASSANDRA_USERNAME"

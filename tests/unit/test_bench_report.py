@@ -180,15 +180,21 @@ def test_scale_target_ignores_a_failed_scale_part():
     assert scale_target(scale) is None
 
 
-def test_a_failed_semantic_measurement_keeps_the_fill_figures():
+def _with_semantic_scale(**figures):
+    """A report document whose semantic scale part filled 100,000 entries, plus ``figures``."""
     document = _document()
-    document["semantic_scale"] = {
-        "entries": 99_000,
-        "requested": 100_000,
-        "fill_seconds": 693.4,
-        "failed_writes": 2,
-        "note": "Measuring failed after the fill: OperationTimedOut: timed out",
-    }
+    fill = {"entries": 100_000, "requested": 100_000, "fill_seconds": 672.3, "failed_writes": 0}
+    document["semantic_scale"] = {**fill, **figures}
+    return document
+
+
+def test_a_failed_semantic_measurement_keeps_the_fill_figures():
+    document = _with_semantic_scale(
+        entries=99_000,
+        fill_seconds=693.4,
+        failed_writes=2,
+        note="Measuring failed after the fill: OperationTimedOut: timed out",
+    )
     text = markdown_section(document, "benchmarks.png")
     assert "Fill: 99,000 of 100,000 entries in 693 s through `aupdate` (2 writes failed" in text
     assert "Measuring failed after the fill: OperationTimedOut" in text
@@ -196,34 +202,24 @@ def test_a_failed_semantic_measurement_keeps_the_fill_figures():
 
 
 def test_the_semantic_scale_table_shows_lookup_and_recall():
-    document = _document()
     median = {"p50_us": 9000.0, "p99_us": 20000.0, "throughput": 100.0, "cpu_us_per_op": 3000.0}
-    document["semantic_scale"] = {
-        "entries": 100_000,
-        "requested": 100_000,
-        "fill_seconds": 600.0,
-        "failed_writes": 0,
-        "lookup": {"median": median},
-        "queries": 200,
-        "recall_at_1": 0.975,
-        "similar_lookups": {"done": 4000, "missed": 3},
-    }
+    document = _with_semantic_scale(
+        lookup={"median": median},
+        queries=200,
+        recall_at_1=0.975,
+        similar_lookups={"done": 4000, "missed": 3},
+    )
     text = markdown_section(document, "benchmarks.png")
     assert "| 100,000 | 9,000 | 20,000 | 100 | 3,000 | 0.975 |" in text
     assert "Similar-prompt hit rate: 0.9992 (3 of 4,000 lookups" in text
 
 
 def test_recall_is_shown_when_the_timed_lookups_failed():
-    document = _document()
-    document["semantic_scale"] = {
-        "entries": 100_000,
-        "requested": 100_000,
-        "fill_seconds": 672.3,
-        "failed_writes": 0,
-        "lookup": {"error": "ExpectationError: semantic scale: a similar prompt missed"},
-        "queries": 200,
-        "recall_at_1": 0.995,
-    }
+    document = _with_semantic_scale(
+        lookup={"error": "ExpectationError: semantic scale: a similar prompt missed"},
+        queries=200,
+        recall_at_1=0.995,
+    )
     text = markdown_section(document, "benchmarks.png")
     assert "Lookups failed: ExpectationError" in text
     assert "recall@1 of the vector search: 0.995 over 200 queries" in text

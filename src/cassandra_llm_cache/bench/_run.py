@@ -48,7 +48,7 @@ class _Setup:
 
     def __init__(self, *, keep_tables: bool) -> None:
         self.keep_tables = keep_tables
-        self.session: Any = None
+        self.node: Node | None = None
         self.subjects: list[CacheSubject] = []
         self.skipped: list[dict[str, str]] = []
         self.closers: list[Callable[[], None]] = []
@@ -68,8 +68,8 @@ class _Setup:
             self.closers += [functools.partial(self._drop, table) for table in subject.tables]
 
     def _drop(self, table: str) -> None:
-        if self.session is not None:
-            self.session.execute(f"DROP TABLE IF EXISTS {table}")
+        if self.node is not None:
+            self.node.drop(table)
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -158,7 +158,7 @@ def execute(options: BenchOptions) -> dict[str, Any]:
             options.heap,
         )
         with connected(where, options.keyspace) as node:
-            setup.session = node.session
+            setup.node = node
             document = _document_base(options, node)
             progress(f"Cassandra {document['node']['release_version']} ({node.origin})")
             floor = None
