@@ -54,6 +54,9 @@ CQL_VERBS: Final[Mapping[str, str]] = {
 OPERATION_ATTRIBUTE: Final = "cassandra_llm_cache.operation"
 RESULT_ATTRIBUTE: Final = "cassandra_llm_cache.result"
 
+GLOBAL_PROVIDER_RECHECK: Final = 1.0
+"""Seconds between two checks whether an SDK replaced the API's placeholder tracer provider."""
+
 
 def available() -> bool:
     """Is ``opentelemetry-api`` installed?"""
@@ -69,7 +72,6 @@ class Instruments:
         "_attributes",
         "_bytes_read",
         "_bytes_written",
-        "_current_provider",
         "_duration",
         "_errors",
         "_hit_attributes",
@@ -77,6 +79,7 @@ class Instruments:
         "_miss_attributes",
         "_per_operation",
         "_placeholder_providers",
+        "_placeholder_until",
         "_span_kind",
         "_status_error",
         "_table",
@@ -103,8 +106,11 @@ class Instruments:
         # With the global provider, spans are built only once an SDK is configured: until then
         # the API's proxy hands out non-recording spans, which cost as much client CPU per call
         # as decoding a cached value (seen in the benchmark's profiles) and record nothing.
-        self._current_provider = trace.get_tracer_provider
+        # Asking for the global provider reads os.environ (5% of a hit's client CPU, profiled),
+        # so while it is a placeholder it is asked again at most every GLOBAL_PROVIDER_RECHECK
+        # seconds; a real one is set once per process and never asked for again.
         self._placeholder_providers: tuple[type, ...] = ()
+        self._placeholder_until = 0.0
         if tracer_provider is None:
             self._placeholder_providers = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
         self._span_kind = trace.SpanKind.CLIENT
@@ -185,12 +191,23 @@ class Instruments:
         if nbytes:
             self._bytes_written.add(nbytes, self._attributes)
 
+    def _global_placeholder(self) -> bool:
+        """Whether the global tracer provider is still the API's placeholder (spans unrecorded)."""
+        now = time.monotonic()
+        if now < self._placeholder_until:
+            return True
+        from opentelemetry import trace
+
+        if isinstance(trace.get_tracer_provider(), self._placeholder_providers):
+            self._placeholder_until = now + GLOBAL_PROVIDER_RECHECK
+            return True
+        self._placeholder_providers = ()
+        return False
+
     def _span(
         self, name: str, seconds: float, attributes: dict[str, str], error_type: str | None
     ) -> None:
-        if self._placeholder_providers and isinstance(
-            self._current_provider(), self._placeholder_providers
-        ):
+        if self._placeholder_providers and self._global_placeholder():
             return
         end = time.time_ns()
         span = self._tracer.start_span(

@@ -139,3 +139,30 @@ def test_global_tracing_builds_spans_only_once_a_real_provider_is_set(monkeypatc
     names = [span.name for span in EXPORTER.get_finished_spans()]
     assert "SELECT t_configured" in names
     assert "SELECT t_unconfigured" not in names
+
+
+def test_a_cache_built_before_the_sdk_records_spans_once_the_recheck_is_due(monkeypatch):
+    import time
+
+    from opentelemetry import trace
+
+    early = _telemetry.create("ks", "t_early", option=True)
+    started = []
+    real_start = early._tracer.start_span
+    monkeypatch.setattr(
+        early._tracer,
+        "start_span",
+        lambda name, **kwargs: started.append(name) or real_start(name, **kwargs),
+    )
+    early.operation("lookup", 0.001)  # the placeholder is seen, and remembered for a while
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: TRACER_PROVIDER)
+    early.operation("lookup", 0.001)
+    assert started == []
+    later = time.monotonic() + _telemetry.GLOBAL_PROVIDER_RECHECK + 0.5
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    early.operation("update", 0.001)
+    assert started == ["INSERT t_early"]
+    # A real global provider is never replaced: it is not asked for again.
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: pytest.fail("asked again"))
+    early.operation("delete", 0.001)
+    assert started == ["INSERT t_early", "DELETE t_early"]
