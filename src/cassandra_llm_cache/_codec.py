@@ -313,11 +313,29 @@ class _ConstructionPlan(NamedTuple):
     fields: Mapping[str, FieldInfo]
     known: frozenset[str]
     allows_extra: bool
+    # Defaults that are immutable scalars (every message's ``type``, which is never stored) can
+    # be shared by every instance; pydantic's ``get_default`` would hand out the same object
+    # after a per-call type check. Defaults with a factory or a mutable value are not here.
+    constants: Mapping[str, object]
+
+
+_IMMUTABLE_DEFAULT_TYPES: Final = (str, int, float, bool, bytes, type(None))
+
+
+def _constant_defaults(fields: Mapping[str, FieldInfo]) -> dict[str, object]:
+    return {
+        name: info.default
+        for name, info in fields.items()
+        if info.default_factory is None and type(info.default) in _IMMUTABLE_DEFAULT_TYPES
+    }
 
 
 _PLANS: Final[dict[type[BaseModel], _ConstructionPlan]] = {
     cls: _ConstructionPlan(
-        cls.model_fields, frozenset(cls.model_fields), cls.model_config.get("extra") == "allow"
+        cls.model_fields,
+        frozenset(cls.model_fields),
+        cls.model_config.get("extra") == "allow",
+        _constant_defaults(cls.model_fields),
     )
     for cls in (*_GENERATION_NAMES, *_MESSAGE_NAMES)
 }
@@ -329,7 +347,7 @@ def _model_construct(cls: type[_M], values: dict[str, Any]) -> _M:
 
 def _direct_construct(cls: type[_M], values: dict[str, Any]) -> _M:
     """``cls.model_construct(**values)``; ``values`` (a dict the decoder just built) is adopted."""
-    fields, known, allows_extra = _PLANS[cls]
+    fields, known, allows_extra, constants = _PLANS[cls]
     extra: dict[str, Any] | None = {} if allows_extra else None
     if values.keys() <= known:
         state = values
@@ -343,7 +361,10 @@ def _direct_construct(cls: type[_M], values: dict[str, Any]) -> _M:
     fields_set = set(state)
     if len(fields_set) != len(known):
         for name in known - fields_set:
-            state[name] = fields[name].get_default(call_default_factory=True)
+            if name in constants:
+                state[name] = constants[name]
+            else:
+                state[name] = fields[name].get_default(call_default_factory=True)
     model = cls.__new__(cls)
     object.__setattr__(model, "__dict__", state)
     object.__setattr__(model, "__pydantic_fields_set__", fields_set)

@@ -31,6 +31,7 @@ def test_tiny_benchmark_run_writes_report_with_numbers(cassandra_contact, tmp_pa
         "--contact-points", ",".join(cassandra_contact.contact_points),
         "--port", str(cassandra_contact.port),
         "--output-dir", str(tmp_path),
+        "--profile",
     ]  # fmt: skip
 
     assert main(argv) == 0
@@ -70,10 +71,21 @@ def test_tiny_benchmark_run_writes_report_with_numbers(cassandra_contact, tmp_pa
         "legacy" not in systems
     )
 
+    tails = {(row["system"], row["operation"]): row for row in document["tails"]}
+    assert set(tails) == {("raw driver", "read"), ("cassandra-llm-cache", "hit")}
+    for row in tails.values():
+        assert row["ops"] == 4 * 20  # four alternating rounds of the sync operation count
+        assert 0 < row["p50_us"] <= row["p99_us"]
+        assert row["slow_ops"] == 1
+        assert 0.0 <= row["slow_gc_share"] <= 1.0
+    ours = tails[("cassandra-llm-cache", "hit")]
+    assert 0 < ours["database_p50_us"] <= ours["database_p99_us"]
+
     report = (tmp_path / "benchmarks.md").read_text()
     assert "<!-- bench:begin" in report
     assert "<!-- bench:end -->" in report
     assert "## Targets" in report
+    assert "## Where the slowest sync operations go" in report
     assert "| cassandra-llm-cache | hit |" in report
     if _available("matplotlib"):
         assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")

@@ -288,3 +288,14 @@ def test_direct_construction_equals_model_construct(cls, values):
     if "additional_kwargs" in cls.model_fields:
         other = _codec._direct_construct(cls, dict(values))
         assert other.additional_kwargs is not direct.additional_kwargs  # fresh default dicts
+
+
+def test_shared_defaults_are_immutable_scalars_and_cover_the_unstored_type():
+    # Every decoded instance shares these values, so none may be a mutable object.
+    for cls, plan in _codec._PLANS.items():
+        for name, value in plan.constants.items():
+            assert cls.model_fields[name].default_factory is None
+            assert value is cls.model_fields[name].default
+            assert type(value) in (str, int, float, bool, bytes, type(None)), (cls, name)
+    assert _codec._PLANS[AIMessage].constants["type"] == "ai"
+    assert "tool_calls" not in _codec._PLANS[AIMessage].constants  # a factory: fresh per call

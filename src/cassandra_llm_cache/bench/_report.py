@@ -356,6 +356,66 @@ def _semantic_scale(semantic: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _tails(document: dict[str, Any]) -> list[str]:
+    rows_in = document.get("tails")
+    if not rows_in:
+        return []
+    lines = [
+        "## Where the slowest sync operations go",
+        "",
+        (
+            "Sync point reads and hits again, alternating in rounds, every operation's start and "
+            "end kept with every pause of Python's garbage collector. The slowest 1% (at or "
+            "above the p99) are attributed: how many overlapped a collection, and the share of "
+            "their time spent in collections. For this project's cache, the database call (its "
+            "own statistics: send to result, without hashing and decoding) over the same "
+            "operations."
+        ),
+        "",
+    ]
+    rows = []
+    for row in rows_in:
+        if "error" in row:
+            lines.append(f"- {row['system']} {row['operation']} {row['payload']}: {row['error']}")
+            continue
+        collections = ", ".join(
+            f"gen{generation} {c['count']} x {_us(c['median_us'])} us"
+            for generation, c in row["collections"].items()
+        )
+        database = "-"
+        if "database_p99_us" in row:
+            database = f"{_us(row['database_p50_us'])} / {_us(row['database_p99_us'])}"
+        rows.append(
+            [
+                row["system"],
+                row["operation"],
+                row["payload"],
+                f"{row['ops']:,}",
+                _us(row["p50_us"]),
+                _us(row["p99_us"]),
+                database,
+                f"{row['slow_ops']} (median {_us(row['slow_median_us'])} us)",
+                f"{row['slow_with_gc']}",
+                f"{row['slow_gc_share']:.0%}",
+                collections or "none",
+            ]
+        )
+    header = [
+        "System",
+        "Operation",
+        "Payload",
+        "Ops",
+        "p50 us",
+        "p99 us",
+        "DB call p50 / p99 us",
+        "Slowest 1%",
+        "of them in a GC",
+        "GC share of their time",
+        "Collections",
+    ]
+    return [*lines, *_table(header, rows), ""]
+
+
 def _noise(document: dict[str, Any]) -> list[str]:
     spreads = [
         (result["spread_p50"], result)
@@ -449,6 +509,7 @@ def markdown_section(document: dict[str, Any], chart_name: str | None) -> str:
         lines += _async_table(results, label)
         lines += _peer_table(results, label)
         lines += _e2e_table(results, label)
+    lines += _tails(document)
     lines += _scale(document)
     lines += _noise(document)
     lines += _environment(document)

@@ -186,6 +186,8 @@ def execute(options: BenchOptions) -> dict[str, Any]:
             document["tables"] = describe_tables(node)
             if options.profile and options.output_dir is not None:
                 document["profiles"] = _profile(runner, scenarios, options)
+            if options.profile:
+                document["tails"] = _tails_part(node, scenarios, payloads, options)
             document.update(_results_part(results, payloads, options, setup))
             if options.scale_entries:
                 document["scale"] = _scale_part(node, options, loop)
@@ -199,7 +201,8 @@ def execute(options: BenchOptions) -> dict[str, Any]:
 
 
 def _profile(runner: Runner, scenarios: list[Scenario], options: BenchOptions) -> list[str]:
-    """Profile the hit/read paths of the first payload: raw floor, this cache, the legacy one."""
+    """Profile the hit/read paths: raw floor, this cache and the legacy one on the first payload
+    (sync and the lowest in-flight level), raw floor and this cache sync on the others."""
     from cassandra_llm_cache.bench._profile import profile_scenarios
     from cassandra_llm_cache.bench._scenario import HIT, LEGACY, OURS, RAW, READ
 
@@ -208,14 +211,61 @@ def _profile(runner: Runner, scenarios: list[Scenario], options: BenchOptions) -
     chosen = [
         s
         for s in scenarios
-        if s.payload == first_payload
-        and (s.system, s.operation) in {(RAW, READ), (OURS, HIT), (LEGACY, HIT)}
-        and s.concurrency in levels
+        if (
+            s.payload == first_payload
+            and (s.system, s.operation) in {(RAW, READ), (OURS, HIT), (LEGACY, HIT)}
+            and s.concurrency in levels
+        )
+        or (
+            s.payload != first_payload
+            and (s.system, s.operation) in {(RAW, READ), (OURS, HIT)}
+            and s.concurrency == 1
+        )
     ]
     assert options.output_dir is not None
     paths = profile_scenarios(runner, chosen, options.sync_ops, options.output_dir / "profiles")
     progress(f"profiles: {', '.join(str(p) for p in paths) or 'pyinstrument not installed'}")
     return [p.name for p in paths]
+
+
+TAIL_ROUNDS = 4
+"""Alternating rounds of ``sync_ops`` operations per subject in the tail attribution."""
+
+
+def _tails_part(
+    node: Node, scenarios: list[Scenario], payloads: list[Payload], options: BenchOptions
+) -> list[dict[str, Any]]:
+    """Attribute the slowest 1% of sync point reads and sync hits (raw floor, this cache)."""
+    from cassandra_llm_cache.bench import _tails
+    from cassandra_llm_cache.bench._scenario import HIT, OURS, RAW, READ
+
+    subjects: list[_tails.TailSubject] = []
+    for payload in payloads:
+        subjects += [
+            _tails.TailSubject(RAW, READ, payload.label, s.sync_op)
+            for s in scenarios
+            if (s.system, s.operation, s.payload) == (RAW, READ, payload.label)
+            and s.sync_op is not None
+        ]
+        if options.wants("ours"):
+            # A cache object of its own on the measured table: its statistics then cover exactly
+            # the operations attributed here (the database call without hashing and decoding).
+            fresh = _ours.exact(node, options.ttl_seconds, ())
+            hit = next(
+                s
+                for s in _cache_scenarios.scenarios(fresh, payload, options.keys)
+                if s.operation == HIT
+            )
+            assert hit.sync_op is not None
+            database = functools.partial(_lookup_latency, fresh.cache)
+            subjects.append(_tails.TailSubject(OURS, HIT, payload.label, hit.sync_op, database))
+    progress(f"tail attribution: {len(subjects)} sync scenarios x {TAIL_ROUNDS} rounds")
+    return _tails.measure(subjects, rounds=TAIL_ROUNDS, ops=options.sync_ops)
+
+
+def _lookup_latency(cache: Any) -> Any:
+    """The database-call latencies of this project's cache's lookups so far."""
+    return cache.stats().latency.get("lookup")
 
 
 def _scale_part(
