@@ -16,7 +16,9 @@ def _available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def test_tiny_benchmark_run_writes_report_with_numbers(cassandra_contact, tmp_path, capsys):
+def test_tiny_benchmark_run_writes_report_with_numbers(
+    cassandra_contact, cassandra_session, tmp_path, capsys
+):
     systems = ["raw", "ours", "semantic", "memory", "e2e"]
     if _available("cassio"):
         systems.append("legacy")
@@ -35,6 +37,14 @@ def test_tiny_benchmark_run_writes_report_with_numbers(cassandra_contact, tmp_pa
     ]  # fmt: skip
 
     assert main(argv) == 0
+
+    # Every table of the run was dropped before its session closed (none left behind).
+    left = cassandra_session.execute(
+        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = 'llm_cache_bench'"
+    )
+    assert [row.table_name for row in left if row.table_name.startswith("bench_")] == []
+    err = capsys.readouterr().err
+    assert "could not drop" not in err
 
     document = json.loads((tmp_path / "benchmarks.json").read_text())
     assert document["failures"] == []
@@ -89,4 +99,4 @@ def test_tiny_benchmark_run_writes_report_with_numbers(cassandra_contact, tmp_pa
     assert "| cassandra-llm-cache | hit |" in report
     if _available("matplotlib"):
         assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
-    assert "sync hit p50 vs raw point read" in capsys.readouterr().err
+    assert "sync hit p50 vs raw point read" in err

@@ -148,55 +148,61 @@ def _document_base(options: BenchOptions, node: Node) -> dict[str, Any]:
 def execute(options: BenchOptions) -> dict[str, Any]:
     """Run the benchmark and return the report document (also written if ``output_dir``)."""
     loop = asyncio.new_event_loop()
-    setup = _Setup(keep_tables=options.keep_tables)
+    where = Where(
+        options.contact_points,
+        options.port,
+        options.node_dir,
+        options.storage_port,
+        options.heap,
+    )
     try:
-        where = Where(
-            options.contact_points,
-            options.port,
-            options.node_dir,
-            options.storage_port,
-            options.heap,
-        )
         with connected(where, options.keyspace) as node:
+            setup = _Setup(keep_tables=options.keep_tables)
             setup.node = node
-            document = _document_base(options, node)
-            progress(f"Cassandra {document['node']['release_version']} ({node.origin})")
-            floor = None
-            if options.wants("raw"):
-                floor = RawFloor(
-                    node, ttl_seconds=options.ttl_seconds, table_options=_ours.table_options()
-                )
-            if floor is not None and not options.keep_tables:
-                setup.closers.append(floor.drop)
-            _build_subjects(node, options, setup)
-            payloads = [chat_payload(size * 1024) for size in options.sizes_kb]
-            scenarios: list[Scenario] = []
-            for space, payload in enumerate(payloads):
-                progress(f"filling {options.keys} entries of {payload.label} per system")
-                scenarios += _scenarios_for(payload, space, options, floor, setup)
-            runner = Runner(
-                loop,
-                sync_ops=options.sync_ops,
-                async_ops=options.async_ops,
-                warmup_sync_ops=options.warmup_sync_ops,
-                warmup_async_ops=options.warmup_async_ops,
-            )
-            progress(f"measuring {len(scenarios)} scenarios x {options.repetitions} repetitions")
-            results = runner.measure(scenarios, options.repetitions)
-            document["tables"] = describe_tables(node)
-            if options.profile and options.output_dir is not None:
-                document["profiles"] = _profile(runner, scenarios, options)
-            if options.profile:
-                document["tails"] = _tails_part(node, scenarios, payloads, options)
-            document.update(_results_part(results, payloads, options, setup))
-            if options.scale_entries:
-                document["scale"] = _scale_part(node, options, loop)
-            if options.semantic_scale_entries:
-                document["semantic_scale"] = _semantic_scale_part(node, options, loop)
-            document["load_average"]["after"] = load_average()
+            try:
+                return _run_on(node, options, setup, loop)
+            finally:
+                setup.close()  # while the session is open: the run's tables are dropped with it
     finally:
-        setup.close()
         loop.close()
+
+
+def _run_on(
+    node: Node, options: BenchOptions, setup: _Setup, loop: asyncio.AbstractEventLoop
+) -> dict[str, Any]:
+    document = _document_base(options, node)
+    progress(f"Cassandra {document['node']['release_version']} ({node.origin})")
+    floor = None
+    if options.wants("raw"):
+        floor = RawFloor(node, ttl_seconds=options.ttl_seconds, table_options=_ours.table_options())
+    if floor is not None and not options.keep_tables:
+        setup.closers.append(floor.drop)
+    _build_subjects(node, options, setup)
+    payloads = [chat_payload(size * 1024) for size in options.sizes_kb]
+    scenarios: list[Scenario] = []
+    for space, payload in enumerate(payloads):
+        progress(f"filling {options.keys} entries of {payload.label} per system")
+        scenarios += _scenarios_for(payload, space, options, floor, setup)
+    runner = Runner(
+        loop,
+        sync_ops=options.sync_ops,
+        async_ops=options.async_ops,
+        warmup_sync_ops=options.warmup_sync_ops,
+        warmup_async_ops=options.warmup_async_ops,
+    )
+    progress(f"measuring {len(scenarios)} scenarios x {options.repetitions} repetitions")
+    results = runner.measure(scenarios, options.repetitions)
+    document["tables"] = describe_tables(node)
+    if options.profile and options.output_dir is not None:
+        document["profiles"] = _profile(runner, scenarios, options)
+    if options.profile:
+        document["tails"] = _tails_part(node, scenarios, payloads, options)
+    document.update(_results_part(results, payloads, options, setup))
+    if options.scale_entries:
+        document["scale"] = _scale_part(node, options, loop)
+    if options.semantic_scale_entries:
+        document["semantic_scale"] = _semantic_scale_part(node, options, loop)
+    document["load_average"]["after"] = load_average()
     return document
 
 
