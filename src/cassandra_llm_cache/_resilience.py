@@ -352,27 +352,36 @@ def _reason_name(value: Any) -> str | None:
 
 
 def _reasons_in(metadata: Mapping[str, Any] | None) -> list[str]:
-    if not isinstance(metadata, Mapping):
+    # Runs on every update: absent keys cost one dict lookup each, no call (a plain dict, the
+    # common case, skips the ABC check).
+    if metadata is None or (type(metadata) is not dict and not isinstance(metadata, Mapping)):
         return []
-    reasons = [_reason_name(metadata.get(key)) for key in FINISH_REASON_KEYS]
+    reasons = [
+        _reason_name(value)
+        for key in FINISH_REASON_KEYS
+        if (value := metadata.get(key)) is not None
+    ]
     if metadata.get("status") == "incomplete":
         reasons.append("incomplete")
     details = metadata.get("incomplete_details")
-    if isinstance(details, Mapping):
+    if details is not None and isinstance(details, Mapping):
         reasons.append(_reason_name(details.get("reason")))
     return [reason for reason in reasons if reason]
 
 
+def _cut_reason_in(metadata: Mapping[str, Any] | None) -> str | None:
+    for reason in _reasons_in(metadata):
+        if reason in CUT_FINISH_REASONS:
+            return reason
+    return None
+
+
 def cut_reason(generation: Generation) -> str | None:
     """The finish reason that makes ``generation`` unfit for caching, if any."""
-    sources: list[Mapping[str, Any] | None] = [generation.generation_info]
-    if isinstance(generation, ChatGeneration):
-        sources.append(generation.message.response_metadata)
-    for source in sources:
-        for reason in _reasons_in(source):
-            if reason in CUT_FINISH_REASONS:
-                return reason
-    return None
+    found = _cut_reason_in(generation.generation_info)
+    if found is None and isinstance(generation, ChatGeneration):
+        return _cut_reason_in(generation.message.response_metadata)
+    return found
 
 
 def _content_is_empty(content: Any) -> bool:

@@ -375,6 +375,22 @@ def test_cut_or_filtered_outputs_are_not_cached(generation, reason):
     assert not default_should_cache([generation])
 
 
+def test_finish_reasons_are_read_from_any_mapping_and_from_both_places():
+    from types import MappingProxyType
+
+    read_only = Generation.model_construct(
+        text="x", generation_info=MappingProxyType({"finish_reason": "length"})
+    )
+    assert cut_reason(read_only) == "length"
+    # generation_info says "stop", the message says it was cut: the message wins.
+    both = ChatGeneration(
+        message=AIMessage(content="x", response_metadata={"stop_reason": "max_tokens"}),
+        generation_info={"finish_reason": "stop", "incomplete_details": None},
+    )
+    assert cut_reason(both) == "max_tokens"
+    assert cut_reason(chat_with_generation_info({"finish_reason": None, "status": "done"})) is None
+
+
 def test_provider_enum_finish_reasons_are_read_by_name():
     class FinishReason:
         name = "MAX_TOKENS"
