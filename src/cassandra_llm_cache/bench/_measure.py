@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
 
+    from cassandra_llm_cache.bench._options import BenchOptions
     from cassandra_llm_cache.bench._scenario import Scenario
 
 
@@ -71,6 +72,17 @@ class Runner:
         self._warmup_async_ops = warmup_async_ops
         self._next_index: dict[str, int] = {}
         self._report = report
+
+    @classmethod
+    def from_options(cls, loop: asyncio.AbstractEventLoop, options: BenchOptions) -> Runner:
+        """A runner with the operation counts of ``options``."""
+        return cls(
+            loop,
+            sync_ops=options.sync_ops,
+            async_ops=options.async_ops,
+            warmup_sync_ops=options.warmup_sync_ops,
+            warmup_async_ops=options.warmup_async_ops,
+        )
 
     def _ops(self, scenario: Scenario, *, warmup: bool) -> int:
         one_at_a_time = scenario.concurrency == 1

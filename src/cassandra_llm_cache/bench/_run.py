@@ -183,13 +183,7 @@ def _run_on(
     for space, payload in enumerate(payloads):
         progress(f"filling {options.keys} entries of {payload.label} per system")
         scenarios += _scenarios_for(payload, space, options, floor, setup)
-    runner = Runner(
-        loop,
-        sync_ops=options.sync_ops,
-        async_ops=options.async_ops,
-        warmup_sync_ops=options.warmup_sync_ops,
-        warmup_async_ops=options.warmup_async_ops,
-    )
+    runner = Runner.from_options(loop, options)
     progress(f"measuring {len(scenarios)} scenarios x {options.repetitions} repetitions")
     results = runner.measure(scenarios, options.repetitions)
     document["tables"] = describe_tables(node)
@@ -253,7 +247,7 @@ def _tails_part(
             if (s.system, s.operation, s.payload) == (RAW, READ, payload.label)
             and s.sync_op is not None
         ]
-        if options.wants("ours"):
+        if any(s.system == OURS for s in scenarios):  # built (not skipped) in this run
             # A cache object of its own on the measured table: its statistics then cover exactly
             # the operations attributed here (the database call without hashing and decoding).
             fresh = _ours.exact(node, options.ttl_seconds, ())

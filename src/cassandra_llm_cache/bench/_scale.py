@@ -149,13 +149,7 @@ def _run_scale(
         _hit_scenario(subjects[name], reached[name], failures[name], payload.label)
         for name in sizes
     ]
-    runner = Runner(
-        loop,
-        sync_ops=options.sync_ops,
-        async_ops=options.async_ops,
-        warmup_sync_ops=options.warmup_sync_ops,
-        warmup_async_ops=options.warmup_async_ops,
-    )
+    runner = Runner.from_options(loop, options)
     results = runner.measure(scenarios, options.repetitions)
     part: dict[str, Any] = {"payload": payload.label, "fill": fill_report}
     for name, result in zip(sizes, results, strict=True):

@@ -210,13 +210,7 @@ def run_semantic_scale(
             lookups["missed"] += 1
 
     scenario = Scenario(f"{OURS_SEMANTIC} @ {written:,}", HIT_SIMILAR, payload.label, sync_op=hit)
-    runner = Runner(
-        loop,
-        sync_ops=options.sync_ops,
-        async_ops=options.async_ops,
-        warmup_sync_ops=options.warmup_sync_ops,
-        warmup_async_ops=options.warmup_async_ops,
-    )
+    runner = Runner.from_options(loop, options)
     figures: dict[str, Any] = {
         "entries": written,
         "requested": entries,

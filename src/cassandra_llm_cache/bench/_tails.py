@@ -113,10 +113,11 @@ def attribute(spans: Sequence[Span], pauses: Sequence[GcPause]) -> dict[str, Any
     """How much of the slowest operations' time overlapped a garbage collection."""
     if not spans:
         raise ValueError("no operations to attribute")
-    lengths = sorted(span.length for span in spans)
+    ranked = sorted(spans, key=lambda span: span.length)
+    lengths = [span.length for span in ranked]
     p50, p99 = _percentile(lengths, 0.5), _percentile(lengths, 1 - SLOW_FRACTION)
     slow_count = max(1, math.ceil(len(spans) * SLOW_FRACTION))
-    slow = sorted(spans, key=lambda span: span.length)[-slow_count:]
+    slow = ranked[-slow_count:]
     ordered = sorted(pauses, key=lambda pause: pause.start)
     starts = [pause.start for pause in ordered]
     in_gc = [_overlap(span, ordered, starts) for span in slow]
