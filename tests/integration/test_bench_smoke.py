@@ -100,3 +100,53 @@ def test_tiny_benchmark_run_writes_report_with_numbers(
     if _available("matplotlib"):
         assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
     assert "sync hit p50 vs raw point read" in err
+
+
+def test_scale_run_flushes_both_tables_before_its_lookups(
+    cassandra_contact, cassandra_session, tmp_path
+):
+    argv = [
+        "--quick",
+        "--reps", "1",
+        "--sync-ops", "20",
+        "--keys", "8",
+        "--systems", "raw",
+        "--sizes", "2",
+        "--scale", "300",
+        "--scale-baseline", "100",
+        "--scale-flush-wait", "3",
+        "--keep-tables",
+        "--contact-points", ",".join(cassandra_contact.contact_points),
+        "--port", str(cassandra_contact.port),
+        "--output-dir", str(tmp_path),
+    ]  # fmt: skip
+
+    assert main(argv) == 0
+
+    scale = json.loads((tmp_path / "benchmarks.json").read_text())["scale"]
+    assert scale["baseline"]["entries"] == 100
+    assert scale["large"]["entries"] == 300
+    assert scale["large"]["median"]["p50_us"] > 0
+    assert "memtables were flushed" in scale["note"]
+    rows = cassandra_session.execute(
+        "SELECT table_name, memtable_flush_period_in_ms FROM system_schema.tables "
+        "WHERE keyspace_name = 'llm_cache_bench'"
+    )
+    tables = {row.table_name: row.memtable_flush_period_in_ms for row in rows}
+    scale_tables = [name for name in tables if name.startswith("bench_scale_")]
+    try:
+        assert len(scale_tables) == 2
+        # The periodic flush is switched off again after the wait.
+        assert [tables[name] for name in scale_tables] == [0, 0]
+        if cassandra_contact.local_cluster is not None:
+            # Where the node's files are visible: both tables have an SSTable on disk
+            # (without the flush, 100 and 300 entries stay in the memtable).
+            data = cassandra_contact.local_cluster.node(1).node_dir / "data" / "data"
+            for name in scale_tables:
+                assert list(data.glob(f"llm_cache_bench/{name}-*/*-Data.db")), name
+    finally:
+        for row in cassandra_session.execute(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = 'llm_cache_bench'"
+        ):
+            if row.table_name.startswith("bench_"):
+                cassandra_session.execute(f"DROP TABLE llm_cache_bench.{row.table_name}")

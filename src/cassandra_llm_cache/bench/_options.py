@@ -34,6 +34,7 @@ class BenchOptions:
     scale_entries: int = 0
     scale_baseline: int = 10_000
     scale_time_limit: float = 1200.0
+    scale_flush_seconds: float = 30.0
     semantic_scale_entries: int = 0
     semantic_time_limit: float = 900.0
     keep_tables: bool = False
@@ -156,6 +157,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds allowed for the scale fill (default 1200); the reached count is reported",
     )
     parser.add_argument(
+        "--scale-flush-wait",
+        type=float,
+        default=default.scale_flush_seconds,
+        metavar="SECONDS",
+        help="seconds of periodic memtable flushing before the scale lookups, so that both "
+        "sizes are read from SSTables (default 30; 0: no flush)",
+    )
+    parser.add_argument(
         "--semantic-scale",
         type=int,
         default=0,
@@ -201,6 +210,7 @@ def from_namespace(args: argparse.Namespace) -> BenchOptions:
         scale_entries=args.scale,
         scale_baseline=args.scale_baseline,
         scale_time_limit=args.scale_time_limit,
+        scale_flush_seconds=args.scale_flush_wait,
         semantic_scale_entries=args.semantic_scale,
         semantic_time_limit=args.semantic_time_limit,
         keep_tables=args.keep_tables,
