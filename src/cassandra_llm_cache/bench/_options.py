@@ -34,7 +34,7 @@ class BenchOptions:
     scale_entries: int = 0
     scale_baseline: int = 10_000
     scale_time_limit: float = 1200.0
-    scale_flush_seconds: float = 30.0
+    scale_flush_wait: float = 30.0
     semantic_scale_entries: int = 0
     semantic_time_limit: float = 900.0
     keep_tables: bool = False
@@ -159,7 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scale-flush-wait",
         type=float,
-        default=default.scale_flush_seconds,
+        default=default.scale_flush_wait,
         metavar="SECONDS",
         help="seconds of periodic memtable flushing before the scale lookups, so that both "
         "sizes are read from SSTables (default 30; 0: no flush)",
@@ -210,7 +210,7 @@ def from_namespace(args: argparse.Namespace) -> BenchOptions:
         scale_entries=args.scale,
         scale_baseline=args.scale_baseline,
         scale_time_limit=args.scale_time_limit,
-        scale_flush_seconds=args.scale_flush_wait,
+        scale_flush_wait=args.scale_flush_wait,
         semantic_scale_entries=args.semantic_scale,
         semantic_time_limit=args.semantic_time_limit,
         keep_tables=args.keep_tables,

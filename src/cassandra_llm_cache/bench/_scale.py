@@ -168,9 +168,10 @@ def _run_scale(
                 "failed": len(failures[name]),
             }
     tables = [table for subject in subjects.values() for table in subject.tables]
-    if options.scale_flush_seconds > 0:
-        progress(f"scale: flushing memtables for {options.scale_flush_seconds:.0f} s")
-        _flush(node, tables, options.scale_flush_seconds)
+    flush_wait = options.scale_flush_wait
+    if flush_wait > 0:
+        progress(f"scale: flushing memtables for {flush_wait:.0f} s")
+        _flush(node, tables, flush_wait)
     settled = _settle(node)
     scenarios = [
         _hit_scenario(subjects[name], reached[name], failures[name], payload.label)
@@ -183,9 +184,8 @@ def _run_scale(
         part[name] = {"entries": reached[name], **result.as_dict()}
     notes = [
         f"Both tables' memtables were flushed before the lookups "
-        f"({options.scale_flush_seconds:.0f} s of periodic flushing), so both sizes are read "
-        "from SSTables."
-        if options.scale_flush_seconds > 0
+        f"({flush_wait:.0f} s of periodic flushing), so both sizes are read from SSTables."
+        if flush_wait > 0
         else "Memtables were not flushed: the smaller table may be read from memory.",
         f"Compactions settled {settled:.0f} s after the fill.",
     ]
@@ -195,8 +195,7 @@ def _run_scale(
             f"{reached['large']:,} of {sizes['large']:,} entries."
         )
     part["note"] = " ".join(notes)
-    for subject in subjects.values():
-        if not options.keep_tables:
-            for table in subject.tables:
-                node.drop(table)
+    if not options.keep_tables:
+        for table in tables:
+            node.drop(table)
     return part
