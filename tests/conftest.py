@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cassandra_llm_cache import _connection
+from cassandra_llm_cache._storage import connection as _connection
 
 
 @pytest.fixture(autouse=True)

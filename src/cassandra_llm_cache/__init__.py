@@ -20,12 +20,12 @@ from cassandra_llm_cache._errors import (
 from cassandra_llm_cache._version import __version__
 
 if TYPE_CHECKING:
-    from cassandra_llm_cache._connection import init
-    from cassandra_llm_cache._latency import LatencySummary
-    from cassandra_llm_cache._resilience import BreakerState, CircuitBreaker, ErrorPolicy
-    from cassandra_llm_cache._setup import SetupMode
-    from cassandra_llm_cache._stats import CacheStats
-    from cassandra_llm_cache._telemetry import Telemetry
+    from cassandra_llm_cache._policy.latency import LatencySummary
+    from cassandra_llm_cache._policy.resilience import BreakerState, CircuitBreaker, ErrorPolicy
+    from cassandra_llm_cache._policy.stats import CacheStats
+    from cassandra_llm_cache._policy.telemetry import Telemetry
+    from cassandra_llm_cache._storage.connection import init
+    from cassandra_llm_cache._storage.setup import SetupMode
     from cassandra_llm_cache.embeddings import LocalEmbeddings
     from cassandra_llm_cache.exact import CassandraCache
     from cassandra_llm_cache.semantic import (
@@ -36,20 +36,20 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
-    "BreakerState": "cassandra_llm_cache._resilience",
-    "CacheStats": "cassandra_llm_cache._stats",
+    "BreakerState": "cassandra_llm_cache._policy.resilience",
+    "CacheStats": "cassandra_llm_cache._policy.stats",
     "CassandraCache": "cassandra_llm_cache.exact",
     "CassandraSemanticCache": "cassandra_llm_cache.semantic",
-    "CircuitBreaker": "cassandra_llm_cache._resilience",
-    "ErrorPolicy": "cassandra_llm_cache._resilience",
-    "LatencySummary": "cassandra_llm_cache._latency",
+    "CircuitBreaker": "cassandra_llm_cache._policy.resilience",
+    "ErrorPolicy": "cassandra_llm_cache._policy.resilience",
+    "LatencySummary": "cassandra_llm_cache._policy.latency",
     "LocalEmbeddings": "cassandra_llm_cache.embeddings",
     "SemanticCacheStats": "cassandra_llm_cache.semantic",
     "SemanticCandidate": "cassandra_llm_cache.semantic",
     "SemanticHit": "cassandra_llm_cache.semantic",
-    "SetupMode": "cassandra_llm_cache._setup",
-    "Telemetry": "cassandra_llm_cache._telemetry",
-    "init": "cassandra_llm_cache._connection",
+    "SetupMode": "cassandra_llm_cache._storage.setup",
+    "Telemetry": "cassandra_llm_cache._policy.telemetry",
+    "init": "cassandra_llm_cache._storage.connection",
 }
 
 

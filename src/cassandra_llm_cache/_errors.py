@@ -1,7 +1,7 @@
 """The one exception tree of cassandra-llm-cache.
 
-Driver errors are translated into these in one place (``_store``), always with ``raise ... from``.
-Messages name the fix and never contain prompts, responses or credentials.
+Driver errors are translated into these in one place (``_storage.store``), always with
+``raise ... from``. Messages name the fix and never contain prompts, responses or credentials.
 """
 
 from __future__ import annotations

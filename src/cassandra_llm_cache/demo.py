@@ -119,7 +119,7 @@ def run_exact_demo(session: Session, keyspace: str, *, hits: int = 200) -> dict[
 def run_semantic_demo(session: Session, keyspace: str) -> dict[str, Any]:
     """A reworded question served by the semantic cache; a reversed conversion refused."""
     from cassandra_llm_cache import CassandraSemanticCache, LocalEmbeddings
-    from cassandra_llm_cache._keys import langchain_cache_key
+    from cassandra_llm_cache._values.keys import langchain_cache_key
 
     embedding = LocalEmbeddings()
     cache = CassandraSemanticCache(

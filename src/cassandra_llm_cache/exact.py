@@ -1,8 +1,8 @@
 """``CassandraCache``: the exact-match LLM cache, a drop-in for LangChain's.
 
-A thin shell: keys (``_keys``), values (``_codec``/``_legacy``), statements (``_cql``) and setup
-(``_setup``) are built elsewhere; the sync and async methods differ only in the driver call,
-made through ``_store``.
+A thin shell: keys (``_values.keys``), values (``_values.codec``/``_storage.legacy``), statements
+(``_storage.cql``) and setup (``_storage.setup``) are built elsewhere; the sync and async methods
+differ only in the driver call, made through ``_storage.store``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from typing_extensions import override
 
-from cassandra_llm_cache import _codec, _telemetry
-from cassandra_llm_cache._arguments import (
+from cassandra_llm_cache._errors import ConfigurationError
+from cassandra_llm_cache._policy import telemetry as _telemetry
+from cassandra_llm_cache._policy.arguments import (
     UNSET,
     TtlValue,
     Unset,
@@ -25,23 +26,7 @@ from cassandra_llm_cache._arguments import (
     options_suffix,
     valid_text,
 )
-from cassandra_llm_cache._codec import DecodeError, EncodeError
-from cassandra_llm_cache._connection import cache_profile, resolve_session
-from cassandra_llm_cache._cql import (
-    Layout,
-    TableInfo,
-    create_keyspace_cql,
-    detect_exact_layout,
-    exact_statements,
-    exact_table_cql,
-    identifier,
-    legacy_statements,
-    uses_md5_keys,
-)
-from cassandra_llm_cache._errors import ConfigurationError
-from cassandra_llm_cache._keys import langchain_cache_key, md5_key, sha256_key
-from cassandra_llm_cache._legacy import LegacyLayout
-from cassandra_llm_cache._resilience import (
+from cassandra_llm_cache._policy.resilience import (
     DEFAULT_MAX_VALUE_BYTES,
     DEFAULT_READ_CONSISTENCY,
     DEFAULT_REQUEST_TIMEOUT,
@@ -52,9 +37,26 @@ from cassandra_llm_cache._resilience import (
     check_generations,
     resilience,
 )
-from cassandra_llm_cache._setup import Ready, Setup, SetupMode, resolve_setup_mode
-from cassandra_llm_cache._stats import CacheStats, StatsRecorder, bound_size, tokens_of
-from cassandra_llm_cache._store import ClearPlan, Store, first_value, row_values
+from cassandra_llm_cache._policy.stats import CacheStats, StatsRecorder, bound_size, tokens_of
+from cassandra_llm_cache._storage.connection import cache_profile, resolve_session
+from cassandra_llm_cache._storage.cql import (
+    Layout,
+    TableInfo,
+    create_keyspace_cql,
+    detect_exact_layout,
+    exact_statements,
+    exact_table_cql,
+    identifier,
+    legacy_statements,
+    uses_md5_keys,
+)
+from cassandra_llm_cache._storage.legacy import LegacyLayout
+from cassandra_llm_cache._storage.rows import first_value, row_values
+from cassandra_llm_cache._storage.setup import Ready, Setup, SetupMode, resolve_setup_mode
+from cassandra_llm_cache._storage.store import ClearPlan, Store
+from cassandra_llm_cache._values import codec as _codec
+from cassandra_llm_cache._values.codec import DecodeError, EncodeError
+from cassandra_llm_cache._values.keys import langchain_cache_key, md5_key, sha256_key
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -65,7 +67,7 @@ if TYPE_CHECKING:
     from langchain_core.outputs import Generation
     from langchain_core.runnables import RunnableBinding
 
-    from cassandra_llm_cache._telemetry import TelemetryOption
+    from cassandra_llm_cache._policy.telemetry import TelemetryOption
 
 _log = logging.getLogger(__name__)
 

@@ -1,20 +1,22 @@
 """``CassandraSemanticCache``: answer a prompt with the cached response of a similar one.
 
-Built on the exact cache's machinery - session resolution (``_connection``), setup modes and
-non-blocking setup (``_setup``), the value codec (``_codec``), the store and its async bridge
-(``_store``/``_bridge``) and the counters (``_stats``) - plus what is semantic: the table and its
-SAI indexes (``_semantic_cql``), the one similarity metric (``_similarity``), the embedding memo
-(``_embedding_memo``) and the false-hit guard (``_guard``).
+Built on the exact cache's machinery - session resolution (``_storage.connection``), setup modes
+and non-blocking setup (``_storage.setup``), the value codec (``_values.codec``), the store and its
+async bridge (``_storage.store``/``_storage.bridge``) and the counters (``_policy.stats``) - plus
+what is semantic: the table and its SAI indexes (``_semantic.cql``), the one similarity metric
+(``_semantic.similarity``), the embedding memo (``_semantic.embedding_memo``) and the false-hit
+guard (``_semantic.guard``).
 
 A lookup is, in order: a primary-key read of the identical (prompt, llm_string) - no embedding,
 no vector search - then the nearest entries of the same namespace and model only
-(``_semantic_search``: the table's nearest keys, then those entries' values by key), each with
+(``_semantic.search``: the table's nearest keys, then those entries' values by key), each with
 its similarity as Cassandra computes it; the best candidate at or above the threshold that the
 guard and the verifier accept is the hit.
 
 For a chat model the prompt is langchain-core's JSON of the messages: only the text of the last
 human message is embedded and guarded; the rest of the conversation (system prompt, earlier
-turns, non-text parts) must be identical, and is part of the entry's scope (``_prompt_text``).
+turns, non-text parts) must be identical, and is part of the entry's scope
+(``_semantic.prompt_text``).
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from typing_extensions import override
 
-from cassandra_llm_cache import _codec, _guard, _telemetry
-from cassandra_llm_cache._arguments import (
+from cassandra_llm_cache._errors import CassandraLLMCacheError, ConfigurationError
+from cassandra_llm_cache._policy import telemetry as _telemetry
+from cassandra_llm_cache._policy.arguments import (
     UNSET,
     TtlValue,
     Unset,
@@ -42,14 +45,7 @@ from cassandra_llm_cache._arguments import (
     options_suffix,
     valid_text,
 )
-from cassandra_llm_cache._codec import DecodeError, EncodeError
-from cassandra_llm_cache._connection import cache_profile, resolve_session
-from cassandra_llm_cache._cql import create_keyspace_cql, identifier
-from cassandra_llm_cache._embedding_memo import EmbeddingMemo
-from cassandra_llm_cache._errors import CassandraLLMCacheError, ConfigurationError
-from cassandra_llm_cache._keys import langchain_cache_key, sha256_key
-from cassandra_llm_cache._prompt_text import SemanticPrompt, split_prompt
-from cassandra_llm_cache._resilience import (
+from cassandra_llm_cache._policy.resilience import (
     DEFAULT_MAX_VALUE_BYTES,
     DEFAULT_READ_CONSISTENCY,
     DEFAULT_REQUEST_TIMEOUT,
@@ -60,7 +56,9 @@ from cassandra_llm_cache._resilience import (
     check_generations,
     resilience,
 )
-from cassandra_llm_cache._semantic_cql import (
+from cassandra_llm_cache._policy.stats import CacheStats, StatsRecorder, bound_size, tokens_of
+from cassandra_llm_cache._semantic import guard as _guard
+from cassandra_llm_cache._semantic.cql import (
     check_dimension,
     check_indexes,
     document_id,
@@ -75,12 +73,19 @@ from cassandra_llm_cache._semantic_cql import (
     usable_vector,
     vector_index_name,
 )
-from cassandra_llm_cache._semantic_search import SimilarSearch
-from cassandra_llm_cache._setup import Ready, Setup, SetupMode, resolve_setup_mode
-from cassandra_llm_cache._similarity import Measure, resolve_measure
-from cassandra_llm_cache._stats import CacheStats, StatsRecorder, bound_size, tokens_of
-from cassandra_llm_cache._store import ClearPlan, Store, first_value, row_values
-from cassandra_llm_cache._vector_writes import VectorWriteGate
+from cassandra_llm_cache._semantic.embedding_memo import EmbeddingMemo
+from cassandra_llm_cache._semantic.prompt_text import SemanticPrompt, split_prompt
+from cassandra_llm_cache._semantic.search import SimilarSearch
+from cassandra_llm_cache._semantic.similarity import Measure, resolve_measure
+from cassandra_llm_cache._semantic.vector_writes import VectorWriteGate
+from cassandra_llm_cache._storage.connection import cache_profile, resolve_session
+from cassandra_llm_cache._storage.cql import create_keyspace_cql, identifier
+from cassandra_llm_cache._storage.rows import first_value, row_values
+from cassandra_llm_cache._storage.setup import Ready, Setup, SetupMode, resolve_setup_mode
+from cassandra_llm_cache._storage.store import ClearPlan, Store
+from cassandra_llm_cache._values import codec as _codec
+from cassandra_llm_cache._values.codec import DecodeError, EncodeError
+from cassandra_llm_cache._values.keys import langchain_cache_key, sha256_key
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -92,7 +97,7 @@ if TYPE_CHECKING:
     from langchain_core.outputs import Generation
     from langchain_core.runnables import RunnableBinding
 
-    from cassandra_llm_cache._telemetry import TelemetryOption
+    from cassandra_llm_cache._policy.telemetry import TelemetryOption
 
 _log = logging.getLogger(__name__)
 
@@ -1006,6 +1011,6 @@ def _check_candidates(candidates: object) -> int:
 
 
 def _check_replication(replication: Mapping[str, object]) -> None:
-    from cassandra_llm_cache._cql import replication_cql
+    from cassandra_llm_cache._storage.cql import replication_cql
 
     replication_cql(replication)

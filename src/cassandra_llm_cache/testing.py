@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 # Public helpers for semantic-cache tests, re-exported here (see the module docstring).
-from cassandra_llm_cache._fake_embeddings import (  # noqa: F401 - re-exported public helpers
+from cassandra_llm_cache._semantic.fake_embeddings import (  # noqa: F401 - re-exported public helpers
     DeterministicEmbeddings,
     EmbeddingFailedError,
     basis_vector,

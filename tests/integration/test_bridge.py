@@ -17,8 +17,8 @@ from cassandra import InvalidRequest
 from cassandra.protocol import SyntaxException
 from cassandra.query import PreparedStatement, SimpleStatement
 
-from cassandra_llm_cache import _bridge
-from cassandra_llm_cache._connection import cache_profile
+from cassandra_llm_cache._storage import bridge as _bridge
+from cassandra_llm_cache._storage.connection import cache_profile
 
 
 @pytest.fixture

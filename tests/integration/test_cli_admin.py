@@ -11,7 +11,7 @@ from cli_helpers import cli_env, run_cli, run_main
 from langchain_core.outputs import Generation
 
 from cassandra_llm_cache import CassandraCache
-from cassandra_llm_cache._keys import sha256_key
+from cassandra_llm_cache._values.keys import sha256_key
 
 COMMANDS = ("schema", "stats", "inspect", "delete", "clear", "export", "import", "migrate")
 

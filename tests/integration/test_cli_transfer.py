@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, Generation
 
 from cassandra_llm_cache import CassandraCache
-from cassandra_llm_cache._keys import md5_hex, sha256_key
+from cassandra_llm_cache._values.keys import md5_hex, sha256_key
 from cassandra_llm_cache.admin import _export
 
 if TYPE_CHECKING:

@@ -119,7 +119,7 @@ def doc_keyspace(cassandra_session, cassandra_contact, monkeypatch):
     yield keyspace
     from langchain_core.globals import set_llm_cache
 
-    from cassandra_llm_cache import _connection
+    from cassandra_llm_cache._storage import connection as _connection
 
     set_llm_cache(None)
     _connection.reset()

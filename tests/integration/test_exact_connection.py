@@ -7,7 +7,8 @@ import logging
 import pytest
 from langchain_core.outputs import Generation
 
-from cassandra_llm_cache import CassandraCache, ConfigurationError, _connection, init
+from cassandra_llm_cache import CassandraCache, ConfigurationError, init
+from cassandra_llm_cache._storage import connection as _connection
 
 GEN = [Generation(text="g")]
 

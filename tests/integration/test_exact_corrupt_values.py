@@ -9,7 +9,7 @@ import pytest
 from langchain_core.outputs import Generation
 
 from cassandra_llm_cache import CassandraCache
-from cassandra_llm_cache._codec import MAGIC
+from cassandra_llm_cache._values.codec import MAGIC
 
 GEN = [Generation(text="good")]
 

@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, Generation
 
 from cassandra_llm_cache import CassandraCache
-from cassandra_llm_cache._codec import MAGIC
+from cassandra_llm_cache._values.codec import MAGIC
 
 GEN = [Generation(text="cached answer")]
 
@@ -157,7 +157,7 @@ def test_an_md5_keyed_table_is_keyed_with_md5(
 ):
     from cassandra.cluster import Cluster
 
-    from cassandra_llm_cache._cql import exact_table_cql
+    from cassandra_llm_cache._storage.cql import exact_table_cql
 
     cluster = Cluster(**cassandra_contact.cluster_kwargs(), schema_metadata_enabled=metadata)
     session = cluster.connect()

@@ -27,7 +27,7 @@ def example_keyspace(cassandra_session, cassandra_contact, monkeypatch):
     monkeypatch.setenv("CASSANDRA_PORT", str(cassandra_contact.port))
     monkeypatch.setenv("CASSANDRA_KEYSPACE", keyspace)
     yield keyspace
-    from cassandra_llm_cache import _connection
+    from cassandra_llm_cache._storage import connection as _connection
 
     _connection.reset()
     cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)

@@ -10,7 +10,7 @@ import pytest
 from langchain_core.outputs import Generation
 
 from cassandra_llm_cache import CassandraCache, CassandraSemanticCache, ConfigurationError
-from cassandra_llm_cache._codec import MAGIC
+from cassandra_llm_cache._values.codec import MAGIC
 from cassandra_llm_cache.testing import DeterministicEmbeddings
 
 HOSTILE = [

@@ -19,7 +19,7 @@ from cassandra.cluster import NoHostAvailable
 from langchain_core.outputs import Generation
 
 from cassandra_llm_cache import CassandraCache, init
-from cassandra_llm_cache._connection import reset
+from cassandra_llm_cache._storage.connection import reset
 from cassandra_llm_cache.server import LocalCluster
 
 pytestmark = pytest.mark.slow

@@ -184,7 +184,7 @@ def test_clear_by_model_keeps_the_other_models(make):
 def test_lookup_with_id_through_llm(make, emb):
     from langchain_core.language_models import FakeListLLM
 
-    from cassandra_llm_cache._keys import langchain_cache_key
+    from cassandra_llm_cache._values.keys import langchain_cache_key
 
     llm = FakeListLLM(responses=["unused"])
     prompt, llm_string = langchain_cache_key("near", llm)

@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, Generation
 
 from cassandra_llm_cache import CassandraCache, CassandraSemanticCache
-from cassandra_llm_cache._resilience import DEFAULT_MAX_VALUE_BYTES, write_size
+from cassandra_llm_cache._policy.resilience import DEFAULT_MAX_VALUE_BYTES, write_size
 from cassandra_llm_cache.testing import DeterministicEmbeddings
 
 MIB = 1024 * 1024

@@ -23,8 +23,8 @@ from langchain_core.messages import (
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
 
-from cassandra_llm_cache import _codec
-from cassandra_llm_cache._codec import (
+from cassandra_llm_cache._values import codec as _codec
+from cassandra_llm_cache._values.codec import (
     MAGIC,
     Compression,
     DecodeError,

@@ -8,9 +8,9 @@ from cassandra_llm_cache import (
     CassandraCache,
     ConfigurationError,
     SessionNotConfiguredError,
-    _connection,
     init,
 )
+from cassandra_llm_cache._storage import connection as _connection
 
 ENV = ("CASSANDRA_CONTACT_POINTS", "CASSANDRA_PORT", "CASSANDRA_USERNAME", "CASSANDRA_PASSWORD")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cassandra_llm_cache._cql import (
+from cassandra_llm_cache._errors import ConfigurationError
+from cassandra_llm_cache._storage.cql import (
     EXACT_STATEMENTS,
     LEGACY_STATEMENTS,
     Layout,
@@ -18,7 +19,6 @@ from cassandra_llm_cache._cql import (
     qualified,
     replication_cql,
 )
-from cassandra_llm_cache._errors import ConfigurationError
 
 HOSTILE = [
     "",
@@ -142,7 +142,7 @@ def test_schema_cql_prints_the_ddl_without_a_session():
 
 
 def test_md5_keyed_exact_tables_are_marked_in_their_comment():
-    from cassandra_llm_cache._cql import MD5_KEYS_MARK, uses_md5_keys
+    from cassandra_llm_cache._storage.cql import MD5_KEYS_MARK, uses_md5_keys
 
     plain = exact_table_cql("ks", "t")
     marked = exact_table_cql("ks", "t", md5_keys=True)

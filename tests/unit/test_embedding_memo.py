@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from cassandra_llm_cache._embedding_memo import EmbeddingMemo
+from cassandra_llm_cache._semantic.embedding_memo import EmbeddingMemo
 from cassandra_llm_cache.testing import DeterministicEmbeddings, EmbeddingFailedError
 
 

@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, Generation
 
-from cassandra_llm_cache import _codec
-from cassandra_llm_cache._keys import md5_hex, sha256_key
+from cassandra_llm_cache._values import codec as _codec
+from cassandra_llm_cache._values.keys import md5_hex, sha256_key
 from cassandra_llm_cache.admin._records import (
     FORMAT,
     EntryRecord,

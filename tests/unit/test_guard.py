@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cassandra_llm_cache import _guard as guard
+from cassandra_llm_cache._semantic import guard
 
 
 @pytest.mark.parametrize(

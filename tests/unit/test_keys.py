@@ -15,7 +15,12 @@ from langchain_core.language_models.fake_chat_models import (
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.prompt_values import ChatPromptValue
 
-from cassandra_llm_cache._keys import langchain_cache_key, legacy_key_vals, md5_hex, sha256_key
+from cassandra_llm_cache._values.keys import (
+    langchain_cache_key,
+    legacy_key_vals,
+    md5_hex,
+    sha256_key,
+)
 
 
 class RecordingCache(InMemoryCache):

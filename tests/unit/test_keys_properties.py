@@ -8,7 +8,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cassandra_llm_cache._keys import legacy_key_vals, md5_hex, sha256_key, utf8
+from cassandra_llm_cache._values.keys import legacy_key_vals, md5_hex, sha256_key, utf8
 
 # Every code point, lone surrogates included (hypothesis leaves them out unless asked).
 any_text = st.text(st.characters(exclude_categories=()))

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cassandra_llm_cache._latency import (
+from cassandra_llm_cache._policy.latency import (
     BUCKETS,
     MIN_SECONDS,
     LatencyHistogram,

@@ -11,8 +11,8 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, Generation
 from langchain_core.prompts import PromptTemplate
 
-from cassandra_llm_cache._codec import DecodeError, EncodeError
-from cassandra_llm_cache._legacy import decode_body, encode_body
+from cassandra_llm_cache._storage.legacy import decode_body, encode_body
+from cassandra_llm_cache._values.codec import DecodeError, EncodeError
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

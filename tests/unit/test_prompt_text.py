@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from langchain_core.load import dumps
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from cassandra_llm_cache._prompt_text import SemanticPrompt, split_prompt
+from cassandra_llm_cache._semantic.prompt_text import SemanticPrompt, split_prompt
 
 
 def test_a_plain_prompt_is_all_text():

@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
 
 from cassandra_llm_cache._errors import ConfigurationError
-from cassandra_llm_cache._resilience import (
+from cassandra_llm_cache._policy.resilience import (
     CONSISTENCY_LEVELS,
     DEFAULT_MAX_VALUE_BYTES,
     DEFAULT_READ_CONSISTENCY,

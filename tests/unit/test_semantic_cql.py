@@ -6,10 +6,8 @@ import math
 
 import pytest
 
-from cassandra_llm_cache._cql import TableInfo
 from cassandra_llm_cache._errors import ConfigurationError, SetupError
-from cassandra_llm_cache._keys import sha256_key
-from cassandra_llm_cache._semantic_cql import (
+from cassandra_llm_cache._semantic.cql import (
     NEEDS_CASSANDRA_5,
     check_dimension,
     check_indexes,
@@ -23,7 +21,9 @@ from cassandra_llm_cache._semantic_cql import (
     table_dimension,
     usable_vector,
 )
-from cassandra_llm_cache._similarity import MEASURES
+from cassandra_llm_cache._semantic.similarity import MEASURES
+from cassandra_llm_cache._storage.cql import TableInfo
+from cassandra_llm_cache._values.keys import sha256_key
 
 # What Apache Cassandra 4.x answered to cassio's CREATE TABLE with a vector column, verbatim
 # (CassioML/cassio issue #160, a user's local Docker node).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cassandra_llm_cache._semantic_search import SimilarSearch, window_width
+from cassandra_llm_cache._semantic.search import SimilarSearch, window_width
 
 STATEMENTS = {"search_window": "WINDOW", "fetch": "FETCH", "search": "FILTERED"}
 OURS, OTHER = "scope-a", "scope-b"

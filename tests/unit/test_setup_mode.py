@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 from cassandra_llm_cache import ConfigurationError, SetupMode
-from cassandra_llm_cache._setup import resolve_setup_mode
+from cassandra_llm_cache._storage.setup import resolve_setup_mode
 
 
 def test_values_match_the_legacy_enum():

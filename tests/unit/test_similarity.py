@@ -7,7 +7,7 @@ import math
 import pytest
 
 from cassandra_llm_cache._errors import ConfigurationError
-from cassandra_llm_cache._similarity import MEASURES, first_acceptable, resolve_measure
+from cassandra_llm_cache._semantic.similarity import MEASURES, first_acceptable, resolve_measure
 
 
 @pytest.mark.parametrize("cosine", [-1.0, -0.3, 0.0, 0.5, 0.85, 0.955, 1.0])

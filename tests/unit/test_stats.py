@@ -5,7 +5,7 @@ from cassandra import OperationTimedOut, ReadTimeout
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, Generation
 
-from cassandra_llm_cache._stats import (
+from cassandra_llm_cache._policy.stats import (
     CacheStats,
     StatsRecorder,
     bound_size,

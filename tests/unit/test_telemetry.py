@@ -11,8 +11,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from cassandra_llm_cache import _telemetry
 from cassandra_llm_cache._errors import ConfigurationError
+from cassandra_llm_cache._policy import telemetry as _telemetry
 
 READER = InMemoryMetricReader()
 EXPORTER = InMemorySpanExporter()

@@ -8,7 +8,7 @@ import pytest
 from cassandra import InvalidRequest, WriteFailure
 
 from cassandra_llm_cache._errors import CacheOperationError
-from cassandra_llm_cache._vector_writes import ATTEMPTS, VectorWriteGate
+from cassandra_llm_cache._semantic.vector_writes import ATTEMPTS, VectorWriteGate
 
 
 def failure(cause: Exception) -> CacheOperationError:
@@ -47,7 +47,7 @@ def test_it_gives_up_after_a_few_attempts():
 
 
 def test_a_fail_open_page_with_the_failure_is_retried_too():
-    from cassandra_llm_cache._bridge import Page
+    from cassandra_llm_cache._storage.bridge import Page
 
     pages = [Page([], None, failure(POOL_LIMIT)), Page([], None)]
     calls = []

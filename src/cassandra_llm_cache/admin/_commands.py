@@ -365,7 +365,7 @@ def _cache_for(session: Session, description: TableDescription, namespace: str) 
 
     if description.kind is TableKind.SEMANTIC:
         from cassandra_llm_cache import CassandraSemanticCache
-        from cassandra_llm_cache._semantic_cql import table_dimension
+        from cassandra_llm_cache._semantic.cql import table_dimension
 
         return CassandraSemanticCache(
             session,
@@ -475,7 +475,7 @@ def _target(
 
 
 def _writer(session: Session, target: TableDescription, args: argparse.Namespace) -> EntryWriter:
-    from cassandra_llm_cache._connection import cache_profile
+    from cassandra_llm_cache._storage.connection import cache_profile
     from cassandra_llm_cache.admin._writer import EntryWriter
 
     return EntryWriter(
@@ -542,7 +542,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_migrate(args: argparse.Namespace) -> int:
-    from cassandra_llm_cache._cql import identifier
+    from cassandra_llm_cache._storage.cql import identifier
     from cassandra_llm_cache.admin import _export, _tables
 
     keyspace, table = keyspace_and_table(args)

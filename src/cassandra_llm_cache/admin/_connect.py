@@ -12,8 +12,8 @@ import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from cassandra_llm_cache._cql import identifier
 from cassandra_llm_cache._errors import ConfigurationError
+from cassandra_llm_cache._storage.cql import identifier
 
 if TYPE_CHECKING:
     import argparse
@@ -55,15 +55,15 @@ def keyspace_and_table(args: argparse.Namespace) -> tuple[str, str]:
 def connected(args: argparse.Namespace) -> Iterator[Session]:
     """A session opened from the flags and environment; closed on exit."""
     # The driver loads only now: building the parser and --help stay fast.
-    from cassandra_llm_cache._connection import (
+    from cassandra_llm_cache._errors import CacheOperationError
+    from cassandra_llm_cache._storage.connection import (
         ENV_CONTACT_POINTS,
         ENV_PASSWORD,
         ENV_PORT,
         ENV_USERNAME,
         _open_cluster,
     )
-    from cassandra_llm_cache._errors import CacheOperationError
-    from cassandra_llm_cache._store import DRIVER_ERRORS
+    from cassandra_llm_cache._storage.store import DRIVER_ERRORS
 
     if not logging.getLogger("cassandra").handlers:
         # The driver's notices (protocol negotiation, ...) would clutter a command's output.

@@ -18,8 +18,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from cassandra_llm_cache._connection import cache_profile
 from cassandra_llm_cache._errors import ConfigurationError
+from cassandra_llm_cache._storage.connection import cache_profile
 from cassandra_llm_cache.admin import _scan
 from cassandra_llm_cache.admin._ranges import ExportCheckpoint, TokenRange, split_ring
 from cassandra_llm_cache.admin._records import to_line

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
 
-from cassandra_llm_cache import _codec
-from cassandra_llm_cache._arguments import MAX_NAMESPACE_LENGTH
-from cassandra_llm_cache._codec import DecodeError
-from cassandra_llm_cache._keys import md5_hex, sha256_key
+from cassandra_llm_cache._policy.arguments import MAX_NAMESPACE_LENGTH
+from cassandra_llm_cache._values import codec as _codec
+from cassandra_llm_cache._values.codec import DecodeError
+from cassandra_llm_cache._values.keys import md5_hex, sha256_key
 
 if TYPE_CHECKING:
     from langchain_core.outputs import Generation

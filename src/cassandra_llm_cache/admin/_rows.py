@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Final
 
-from cassandra_llm_cache import _codec, _legacy
-from cassandra_llm_cache._codec import DecodeError
-from cassandra_llm_cache._keys import legacy_key_vals_of
-from cassandra_llm_cache._store import row_values
+from cassandra_llm_cache._storage import legacy as _legacy
+from cassandra_llm_cache._storage.rows import row_values
+from cassandra_llm_cache._values import codec as _codec
+from cassandra_llm_cache._values.codec import DecodeError
+from cassandra_llm_cache._values.keys import legacy_key_vals_of
 from cassandra_llm_cache.admin._records import EntryRecord, KeyHash
 from cassandra_llm_cache.admin._tables import TableDescription, TableKind
 

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from cassandra_llm_cache import _bridge
 from cassandra_llm_cache._errors import CacheOperationError
-from cassandra_llm_cache._store import DRIVER_ERRORS
+from cassandra_llm_cache._storage import bridge as _bridge
+from cassandra_llm_cache._storage.store import DRIVER_ERRORS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from cassandra.query import SimpleStatement
 
-from cassandra_llm_cache._cql import (
+from cassandra_llm_cache._errors import CacheOperationError, ConfigurationError
+from cassandra_llm_cache._storage.cql import (
     Layout,
     TableInfo,
     detect_exact_layout,
@@ -22,8 +23,8 @@ from cassandra_llm_cache._cql import (
     qualified,
     uses_md5_keys,
 )
-from cassandra_llm_cache._errors import CacheOperationError, ConfigurationError
-from cassandra_llm_cache._store import DRIVER_ERRORS, row_values
+from cassandra_llm_cache._storage.rows import row_values
+from cassandra_llm_cache._storage.store import DRIVER_ERRORS
 from cassandra_llm_cache.admin._records import KeyHash
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def _query(session: Session, cql: str, values: tuple[Any, ...] = (), **kwargs: A
 
 def read_info(session: Session, keyspace: str, table: str) -> tuple[TableInfo, dict[str, Any]]:
     """The table's columns, keys, indexes and options; ConfigurationError if it is missing."""
-    from cassandra_llm_cache._setup import _info_from_rows
+    from cassandra_llm_cache._storage.setup import _info_from_rows
 
     where = (keyspace, table)
     options = _query(
@@ -150,7 +151,7 @@ def describe(session: Session, keyspace: str, table: str) -> TableDescription:
 
 
 def kind_of(info: TableInfo, where: str) -> TableKind:
-    from cassandra_llm_cache._semantic_cql import VECTOR_COLUMN, table_dimension
+    from cassandra_llm_cache._semantic.cql import VECTOR_COLUMN, table_dimension
 
     if VECTOR_COLUMN in info.columns:
         table_dimension(info, where=where)  # raises if it is not a semantic cache table
@@ -243,7 +244,7 @@ def ttl_sample(
 
 def count_entries(session: Session, description: TableDescription, *, concurrency: int) -> int:
     """The exact number of entries: ``COUNT(*)`` over 16 token ranges read in parallel."""
-    from cassandra_llm_cache._connection import cache_profile
+    from cassandra_llm_cache._storage.connection import cache_profile
     from cassandra_llm_cache.admin import _scan
     from cassandra_llm_cache.admin._ranges import split_ring
 

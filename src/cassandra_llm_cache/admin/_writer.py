@@ -24,11 +24,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from cassandra_llm_cache import _bridge, _codec, _legacy
-from cassandra_llm_cache._codec import EncodeError
 from cassandra_llm_cache._errors import CacheOperationError
-from cassandra_llm_cache._keys import legacy_key_vals_of
-from cassandra_llm_cache._store import DRIVER_ERRORS
+from cassandra_llm_cache._storage import bridge as _bridge
+from cassandra_llm_cache._storage import legacy as _legacy
+from cassandra_llm_cache._storage.store import DRIVER_ERRORS
+from cassandra_llm_cache._values import codec as _codec
+from cassandra_llm_cache._values.codec import EncodeError
+from cassandra_llm_cache._values.keys import legacy_key_vals_of
 from cassandra_llm_cache.admin._records import EntryRecord, RecordError, TtlPolicy
 from cassandra_llm_cache.admin._rows import insert_cql
 from cassandra_llm_cache.admin._tables import TableDescription, TableKind
@@ -136,7 +138,7 @@ class EntryWriter:
         llm_key, prompt_key = keys
         if self._target.kind is TableKind.EXACT:
             return (namespace, llm_key, prompt_key, body)
-        from cassandra_llm_cache._semantic_cql import scope
+        from cassandra_llm_cache._semantic.cql import scope
 
         if record.embedding is None or len(record.embedding) != self._dimension:
             raise _SkipError("no vector")
@@ -221,6 +223,6 @@ class _Pending:
 def _dimension(target: TableDescription) -> int | None:
     if target.kind is not TableKind.SEMANTIC:
         return None
-    from cassandra_llm_cache._semantic_cql import table_dimension
+    from cassandra_llm_cache._semantic.cql import table_dimension
 
     return table_dimension(target.info, where=target.where)

@@ -145,7 +145,7 @@ def connect(where: Where, keyspace: str) -> Node:
     from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
     from cassandra.query import named_tuple_factory, tuple_factory
 
-    from cassandra_llm_cache._connection import NO_DELAY_SOCKOPTS
+    from cassandra_llm_cache._storage.connection import NO_DELAY_SOCKOPTS
 
     points, origin, started = _locate(where)
     port = where.port

@@ -44,7 +44,7 @@ def exact(
 def table_options() -> str:
     """The exact cache's table options, so the raw floor reads a table configured alike."""
     try:
-        from cassandra_llm_cache._cql import EXACT_TABLE_OPTIONS
+        from cassandra_llm_cache._storage.cql import EXACT_TABLE_OPTIONS
     except ImportError:
         return ""
     return " AND ".join(

@@ -46,7 +46,7 @@ def similar(text: str) -> str:
 def embedded(prompt_text: str) -> str:
     """The part of a cache prompt the semantic cache embeds (the last human message's text)."""
     try:
-        from cassandra_llm_cache._prompt_text import split_prompt
+        from cassandra_llm_cache._semantic.prompt_text import split_prompt
     except ImportError:  # a semantic cache that embeds the whole prompt
         return prompt_text
     return split_prompt(prompt_text).text

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-    from cassandra_llm_cache._latency import LatencySummary
+    from cassandra_llm_cache._policy.latency import LatencySummary
     from cassandra_llm_cache.bench._timing import SyncOp
 
 SLOW_FRACTION = 0.01

@@ -46,7 +46,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, progress: Callable[[str], None]) -> RunResult:
-    from cassandra_llm_cache._cql import identifier
+    from cassandra_llm_cache._storage.cql import identifier
     from cassandra_llm_cache.embeddings import LocalEmbeddings
     from cassandra_llm_cache.eval import _runner
     from cassandra_llm_cache.eval._node import session_for

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cassandra_llm_cache._similarity import first_acceptable
+from cassandra_llm_cache._semantic.similarity import first_acceptable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

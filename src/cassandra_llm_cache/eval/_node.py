@@ -27,7 +27,7 @@ def session_for(
     progress: Callable[[str], None],
 ) -> Iterator[Session]:
     """A session with ``keyspace`` (created with replication factor 1 if it is missing)."""
-    from cassandra_llm_cache._connection import init, reset
+    from cassandra_llm_cache._storage.connection import init, reset
 
     points = contact_points or [
         p.strip() for p in os.environ.get("CASSANDRA_CONTACT_POINTS", "").split(",") if p.strip()

@@ -19,7 +19,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.outputs import Generation
 from typing_extensions import override
 
-from cassandra_llm_cache._setup import SetupMode
+from cassandra_llm_cache._storage.setup import SetupMode
 from cassandra_llm_cache.eval._data import HardPair, ParaphraseSet, hard_pairs, paraphrase_set
 from cassandra_llm_cache.eval._metrics import Candidate, Probe
 from cassandra_llm_cache.semantic import CassandraSemanticCache

@@ -38,7 +38,7 @@ from cassandra_llm_cache import (
     SetupError,
     SetupMode,
 )
-from cassandra_llm_cache._keys import langchain_cache_key
+from cassandra_llm_cache._values.keys import langchain_cache_key
 
 pytestmark = [pytest.mark.cluster, pytest.mark.fault, pytest.mark.slow]
 

@@ -1,6 +1,7 @@
 """Setup modes, and the one setup routine every cache runs: keyspace, table, prepared statements.
 
-Setup is a chain of non-blocking driver calls (``_bridge``), started in the cache's constructor:
+Setup is a chain of non-blocking driver calls (``_storage.bridge``), started in the cache's
+constructor:
 
 1. the keyspace must exist (read from the driver's schema metadata, confirmed with a
    ``system_schema`` query only when the metadata says it is missing); it is created only when
@@ -29,9 +30,10 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from cassandra.query import SimpleStatement
 
-from cassandra_llm_cache import _bridge
-from cassandra_llm_cache._cql import TableInfo, create_keyspace_cql, replication_cql
 from cassandra_llm_cache._errors import CassandraLLMCacheError, ConfigurationError, SetupError
+from cassandra_llm_cache._storage import bridge as _bridge
+from cassandra_llm_cache._storage.cql import TableInfo, create_keyspace_cql, replication_cql
+from cassandra_llm_cache._storage.rows import first_value, profile_for_call, row_values
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -165,7 +167,7 @@ class Setup:
 
     def retry(self) -> None:
         """Run the chain again, in the background, if it failed (the fail-open policy of
-        ``_store`` calls this after a back-off; callers serialise it)."""
+        ``_storage.store`` calls this after a back-off; callers serialise it)."""
         if self._future.done() and self._future.exception() is not None:
             self._future = self._start()
             self._future.add_done_callback(self._log_failure)
@@ -325,8 +327,6 @@ class Setup:
         return _bridge.to_concurrent(response_future)
 
     def _profile_for_call(self) -> object:
-        from cassandra_llm_cache._store import profile_for_call
-
         return profile_for_call(self._session, self._profile)
 
 
@@ -358,8 +358,6 @@ def _info_from_metadata(table: Any) -> TableInfo:
 
 
 def _info_from_pages(pages: list[_bridge.Page]) -> TableInfo | None:
-    from cassandra_llm_cache._store import first_value
-
     columns, indexes, options = pages
     comment = str(first_value(options.rows[0]) or "") if options.rows else ""
     return _info_from_rows(columns.rows, indexes.rows, comment=comment)
@@ -368,8 +366,6 @@ def _info_from_pages(pages: list[_bridge.Page]) -> TableInfo | None:
 def _info_from_rows(
     column_rows: list[Any], index_rows: list[Any], *, comment: str = ""
 ) -> TableInfo | None:
-    from cassandra_llm_cache._store import row_values
-
     if not column_rows:
         return None
     columns: dict[str, str] = {}

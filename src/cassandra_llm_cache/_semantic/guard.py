@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Final
 
-from cassandra_llm_cache import _guard_words as words
+from cassandra_llm_cache._semantic import guard_words as words
 
 if TYPE_CHECKING:
     from collections.abc import Callable

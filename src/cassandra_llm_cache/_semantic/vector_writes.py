@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from cassandra import WriteFailure
 
-from cassandra_llm_cache._bridge import Page
 from cassandra_llm_cache._errors import CacheOperationError
+from cassandra_llm_cache._storage.bridge import Page
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

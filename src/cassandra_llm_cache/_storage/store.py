@@ -4,7 +4,7 @@ Every database call a cache makes goes through :meth:`Store.execute` (sync) or
 :meth:`Store.aexecute` (async) - the bulk helpers and clears below are built on the same
 primitives - so this is where driver errors become :class:`CacheOperationError` (with
 ``raise ... from``) and are counted, and where the cache's :class:`Resilience` options wrap
-every call. Statements are always prepared (see ``_setup``); rows come back as plain tuples
+every call. Statements are always prepared (see ``_storage.setup``); rows come back as plain tuples
 through the cache's own execution profile.
 
 The resilience options, applied here for both caches and both paths:
@@ -33,13 +33,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from cassandra import CoordinationFailure, DriverException, Unavailable
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable, _ConfigMode
+from cassandra.cluster import NoHostAvailable
 from cassandra.connection import ConnectionException
 from cassandra.protocol import ErrorMessage
 
-from cassandra_llm_cache._bridge import Page, to_asyncio
 from cassandra_llm_cache._errors import CacheOperationError, SetupError
-from cassandra_llm_cache._resilience import Resilience, setup_retry_delay, write_size
+from cassandra_llm_cache._policy.resilience import Resilience, setup_retry_delay, write_size
+from cassandra_llm_cache._storage.bridge import Page, to_asyncio
+from cassandra_llm_cache._storage.rows import profile_for_call
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from cassandra.cluster import ExecutionProfile, ResponseFuture, Session
     from cassandra.query import PreparedStatement
 
-    from cassandra_llm_cache._setup import Ready, Setup
+    from cassandra_llm_cache._storage.setup import Ready, Setup
 
 _log = logging.getLogger(__name__)
 
@@ -71,25 +72,6 @@ _BREAKER_OPEN: Final = CacheOperationError("not sent: the circuit breaker is ope
 _OVERSIZED: Final = CacheOperationError("not sent: the value is over max_value_bytes")
 _SKIPPED_PAGE: Final = Page([], None, _BREAKER_OPEN)
 _OVERSIZED_PAGE: Final = Page([], None, _OVERSIZED)
-
-
-def profile_for_call(session: Session, profile: ExecutionProfile) -> object:
-    """``profile``, unless the session uses the driver's legacy (profile-less) configuration."""
-    # A cluster configured with legacy parameters refuses execution profiles; it can switch to
-    # that mode after the cache was built, so this is checked on each call (one attribute read).
-    if session.cluster._config_mode == _ConfigMode.LEGACY:  # noqa: SLF001
-        return EXEC_PROFILE_DEFAULT
-    return profile
-
-
-def first_value(row: Any) -> Any:
-    """The first column of a row (a tuple here; a dict if a legacy session says so)."""
-    return row[0] if isinstance(row, tuple) else next(iter(row.values()))
-
-
-def row_values(row: Any) -> tuple[Any, ...]:
-    """All columns of a row, in order."""
-    return tuple(row) if isinstance(row, tuple) else tuple(row.values())
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from cassandra_llm_cache._store import row_values
+from cassandra_llm_cache._storage.rows import row_values
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence

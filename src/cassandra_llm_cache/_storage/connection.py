@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Final
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.query import tuple_factory
 
-from cassandra_llm_cache._cql import identifier
 from cassandra_llm_cache._errors import ConfigurationError, SessionNotConfiguredError
+from cassandra_llm_cache._storage.cql import identifier
 from cassandra_llm_cache._version import __version__
 
 if TYPE_CHECKING:

@@ -1,9 +1,9 @@
 """Word lists of the false-hit guard (pure data, English).
 
-Kept apart from the matching logic in ``_guard`` so both stay readable. Every list errs on the side
-of precision: a word that often appears with another meaning (``right``, ``over``, ``light``) is
-left out, because a guard that rejects true paraphrases only costs recall, but one that matches
-noise costs both.
+Kept apart from the matching logic in ``_semantic.guard`` so both stay readable. Every list errs
+on the side of precision: a word that often appears with another meaning (``right``, ``over``,
+``light``) is left out, because a guard that rejects true paraphrases only costs recall, but one
+that matches noise costs both.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 One partition per entry, keyed like the exact cache's (namespace, SHA-256 of the llm_string,
 SHA-256 of the prompt), so an identical prompt is answered by a primary-key read. Each entry
 carries ``scope``, the hex digest of (namespace, llm_string, prompt context - see
-``_prompt_text``), indexed by SAI next to the vectors: a search is the table's nearest keys and
-scopes first, and the scope-filtered ANN query only when those cannot decide
-(``_semantic_search``), so an entry of the same model and namespace is never hidden behind a
+``_semantic.prompt_text``), indexed by SAI next to the vectors: a search is the table's nearest
+keys and scopes first, and the scope-filtered ANN query only when those cannot decide
+(``_semantic.search``), so an entry of the same model and namespace is never hidden behind a
 nearer entry of another, and one index serves them all. An entry whose prompt has no text to
 compare has no vector: it is found by key only.
 """
@@ -17,13 +17,19 @@ import math
 import re
 from typing import TYPE_CHECKING, Final
 
-from cassandra_llm_cache._cql import EXACT_TABLE_OPTIONS, TableInfo, qualified, quote, render
 from cassandra_llm_cache._errors import ConfigurationError, SetupError
+from cassandra_llm_cache._storage.cql import (
+    EXACT_TABLE_OPTIONS,
+    TableInfo,
+    qualified,
+    quote,
+    render,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from cassandra_llm_cache._similarity import Measure
+    from cassandra_llm_cache._semantic.similarity import Measure
 
 VECTOR_COLUMN: Final = "embedding"
 SEMANTIC_COLUMNS: Final = {

@@ -36,7 +36,7 @@ Defaults, and why (documented for users in docs/resilience.md):
 - A failed setup (ASYNC or OFF mode) under ``on_error="miss"``: calls are misses and no-ops until
   a retry succeeds; the first retry is 1 s after the failure was seen, then 2, 4, ... up to 60 s.
 
-:class:`Resilience` bundles the validated options; ``_store`` applies them to every call.
+:class:`Resilience` bundles the validated options; ``_storage.store`` applies them to every call.
 """
 
 from __future__ import annotations

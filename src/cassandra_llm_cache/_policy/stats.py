@@ -2,7 +2,7 @@
 
 The cache counts lookups, writes and errors; the store reports every database call's duration
 (:meth:`StatsRecorder.observe`), which feeds one latency histogram per operation and the timeout
-count. When the cache has OpenTelemetry instruments (``_telemetry``), the same events are
+count. When the cache has OpenTelemetry instruments (``_policy.telemetry``), the same events are
 recorded there too. Nothing here does I/O.
 """
 
@@ -13,12 +13,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Final
 
-from cassandra_llm_cache._latency import LatencyHistogram, LatencySummary
+from cassandra_llm_cache._policy.latency import LatencyHistogram, LatencySummary
 
 if TYPE_CHECKING:
     from langchain_core.outputs import Generation
 
-    from cassandra_llm_cache._telemetry import Instruments
+    from cassandra_llm_cache._policy.telemetry import Instruments
 
 # Driver and asyncio exceptions that mean "too slow", by class name (no driver import here):
 # the driver's client-side OperationTimedOut, the server's Read/WriteTimeout (both Timeout),

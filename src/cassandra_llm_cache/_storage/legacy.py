@@ -18,17 +18,18 @@ from typing import TYPE_CHECKING, Any, Final
 
 from langchain_core.outputs import Generation
 
-from cassandra_llm_cache import _codec
-from cassandra_llm_cache._codec import DecodeError
-from cassandra_llm_cache._keys import legacy_key_vals, md5_hex
-from cassandra_llm_cache._store import ClearPlan, first_value, row_values
+from cassandra_llm_cache._storage.rows import first_value, row_values
+from cassandra_llm_cache._storage.store import ClearPlan
+from cassandra_llm_cache._values import codec as _codec
+from cassandra_llm_cache._values.codec import DecodeError
+from cassandra_llm_cache._values.keys import legacy_key_vals, md5_hex
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from cassandra.query import PreparedStatement
 
-    from cassandra_llm_cache._arguments import TtlValue
+    from cassandra_llm_cache._policy.arguments import TtlValue
 
 KEY_DESC: Final = '["llm_string","prompt"]'
 _ESCAPED: Final = "__lc_escaped__"
