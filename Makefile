@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed-stamp
 export CASSANDRA_LLM_CACHE_TEST_DATA ?= $(CURDIR)/.cassandra/test
 export CASSANDRA_LLM_CACHE_DATA ?= $(CURDIR)/.cassandra/local
 
-.PHONY: help venv jars test lint demo bench eval-semantic clean server-stop
+.PHONY: help venv jars test lint fuzz demo bench eval-semantic clean server-stop
 
 help:
 	@echo "make demo   - start a local Cassandra 5.0 node and run the demo"
 	@echo "make test   - install everything and run the whole test suite on a real node"
 	@echo "make lint   - ruff check, ruff format --check, mypy --strict"
+	@echo "make fuzz   - the property tests with random seeds and 10,000 examples each"
 	@echo "make bench  - the side-by-side benchmark (writes docs/benchmarks.md)"
 
 $(STAMP): pyproject.toml
@@ -41,6 +42,13 @@ test: jars
 	$(BIN)/cassandra-llm-cache server stop --dir "$(CASSANDRA_LLM_CACHE_TEST_DATA)" --quiet || true; \
 	$(BIN)/cassandra-llm-cache server stop --dir "$(CASSANDRA_LLM_CACHE_TEST_DATA)-cluster" --quiet || true; \
 	exit $$status
+
+# `make test` draws the same property-test examples on every run (the `ci` hypothesis profile in
+# tests/conftest.py); this explores with random seeds and a larger budget. Turn what it finds into
+# an @example so the suite keeps it.
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/unit -q -p no:cacheprovider \
+	  --hypothesis-show-statistics $(PYTEST_ARGS)
 
 demo: jars
 	$(BIN)/python -m cassandra_llm_cache.demo

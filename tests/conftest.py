@@ -1,11 +1,39 @@
-"""Isolation between tests: no process-wide connection outlives the test that set it."""
+"""Isolation between tests, and property tests that draw the same examples on every run.
 
+Hypothesis runs under the ``ci`` profile unless ``HYPOTHESIS_PROFILE`` names another:
+derandomized (the examples follow from each test's source, so one commit gives one result),
+with a fixed budget, no example database and no deadline (a loaded CI box must not turn a slow
+example into a failure). ``make fuzz`` uses the ``fuzz`` profile: random seeds, 10,000 examples
+per test, failures saved in ``.hypothesis/``; whatever it finds becomes an ``@example`` here.
+"""
+
+import os
 import sys
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from cassandra_llm_cache._storage import connection as _connection
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=100,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz",
+    derandomize=False,
+    max_examples=10_000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

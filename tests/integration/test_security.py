@@ -1,7 +1,8 @@
 """Authentication and TLS, on a node of our own with PasswordAuthenticator and client TLS.
 
-The node (127.0.0.1, native port 9242, storage port 7200) is started once, only when these tests
-run, and stopped at the end of the session. Secrets and prompts must never show up in errors,
+The node (127.0.0.1, native port 9242, storage port 7200; ``CASSANDRA_LLM_CACHE_TEST_SECURE_PORTS``
+as ``NATIVE,STORAGE`` moves it) is started once, only when these tests run, and stopped at the end
+of the session. Secrets and prompts must never show up in errors,
 reprs or log lines: every test captures all logs at DEBUG and looks.
 """
 
@@ -24,8 +25,10 @@ from cassandra_llm_cache.server import LocalCluster
 
 pytestmark = pytest.mark.slow
 
-NATIVE_PORT = 9242
-STORAGE_PORT = 7200
+NATIVE_PORT, STORAGE_PORT = (
+    int(port)
+    for port in os.environ.get("CASSANDRA_LLM_CACHE_TEST_SECURE_PORTS", "9242,7200").split(",")
+)
 KEYSPACE = "llm_cache_secure"
 ROLE = "cache_app"
 PASSWORD = f"Pw-{uuid.uuid4().hex}"  # distinctive, so a leak anywhere is found

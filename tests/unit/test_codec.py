@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import json
 
 import pytest
@@ -149,7 +150,10 @@ def test_header_carries_magic_version_and_compression():
 def test_orjson_and_stdlib_read_each_others_output(writer_fast, reader_fast):
     original = [
         ChatGeneration(message=rich_ai_message('naïve \u2028 text \x00 with controls\n"q"')),
-        Generation(text="lone \udc80 surrogate", generation_info={"big": 2**80, "k\ud800": 1}),
+        Generation(
+            text="lone \udc80 surrogate",
+            generation_info={"max": 2**64 - 1, "min": -(2**63), "k\ud800": 1, "z": -0.0},
+        ),
     ]
     data = encode(original, fast_json=writer_fast)
     assert decode(data, fast_json=reader_fast) == original
@@ -181,9 +185,78 @@ def test_dataclasses_and_str_subclasses_are_not_silently_converted():
         encode([Generation(text="t", generation_info={"p": Point(1)})])
 
 
-def test_nan_is_refused_without_orjson():
-    with pytest.raises(EncodeError):
-        encode([Generation(text="t", generation_info={"x": float("nan")})], fast_json=False)
+@pytest.mark.parametrize(
+    "bad",
+    [
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        2**64,
+        -(2**63) - 1,
+        -9223372036854775809,  # the example hypothesis found: it came back as a float
+        2**80,
+        (1, 2),
+        enum.IntEnum("Level", "LOW")(1),
+        enum.Enum("Tone", {"CALM": "calm"})("calm"),
+        "\ud83e\udd8a",  # a surrogate pair as two code points: JSON reads it back as one
+    ],
+    ids=[
+        "nan",
+        "inf",
+        "-inf",
+        "2**64",
+        "-2**63-1",
+        "found",
+        "2**80",
+        "tuple",
+        "intenum",
+        "enum",
+        "surrogate-pair",
+    ],
+)
+@pytest.mark.parametrize("fast_json", [True, False])
+def test_values_one_json_library_would_alter_are_refused_on_both_paths(bad, fast_json):
+    """orjson writes NaN as null and reads big integers as floats: such values are not cached."""
+    for info in ({"x": bad}, {"nested": [{"x": bad}]}):
+        with pytest.raises(EncodeError, match="exactly"):
+            encode([Generation(text="t", generation_info=info)], fast_json=fast_json)
+
+
+EXACT_EXAMPLES = [
+    {"": -(2**63)},
+    {"": 2**63},
+    {"": 2**64 - 1},
+    {"zero": -0.0, "pos": 0.0},
+    {"tiny": 5e-324, "subnormal": 2.2250738585072014e-309, "huge": 1.7976931348623157e308},
+    {"third": 1 / 3, "big": 1.2345678901234568e29, "int_like": 1.0, "neg": -1e-300},
+    {"": "", "\u2028": "\u2029", "nul": "\x00", "bom": "\ufeff", "astral": "\U0001f98a"},
+    {"lone": "\ud800", "low_then_high": "\udd8a\ud83e", "k\udfff": ["\udc80"]},
+    {"bools": [True, False, None, 0, 1, 0.0, 1.0]},
+]
+
+
+def typed(value):
+    """``value`` with every scalar tagged by its type (and floats by their bits: -0.0 != 0.0)."""
+    if type(value) is dict:
+        return {key: typed(child) for key, child in value.items()}
+    if type(value) is list:
+        return [typed(child) for child in value]
+    if type(value) is float:
+        return ("float", value.hex())
+    return (type(value).__name__, value)
+
+
+@pytest.mark.parametrize("info", EXACT_EXAMPLES)
+@pytest.mark.parametrize("writer_fast", [True, False])
+@pytest.mark.parametrize("reader_fast", [True, False])
+def test_edge_values_come_back_with_the_same_types_and_bits(info, writer_fast, reader_fast):
+    original = [
+        Generation(text="t", generation_info=info),
+        ChatGeneration(message=AIMessage(content="m", response_metadata=info)),
+    ]
+    decoded = decode(encode(original, fast_json=writer_fast), fast_json=reader_fast)
+    assert typed(decoded[0].generation_info) == typed(info)
+    assert typed(decoded[1].message.response_metadata) == typed(info)
 
 
 def test_classes_outside_the_allow_list_are_refused():

@@ -7,10 +7,12 @@ payloads decode to a clear :class:`DecodeError`, never to another exception or a
 from __future__ import annotations
 
 import json
+import math
+import re
 import zlib
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import (
     AIMessage,
@@ -38,7 +40,8 @@ json_leaf = (
     st.none()
     | st.booleans()
     | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(-(2**64), 2**65)
+    | st.floats()
     | any_text
 )
 json_value = st.recursive(
@@ -130,11 +133,63 @@ def assert_same(decoded, original):
         assert got.text == want.text
         if isinstance(want, ChatGeneration):
             assert type(got.message) is type(want.message)
+    assert typed(_codec.to_plain(decoded)) == typed(_codec.to_plain(original))
 
 
+def typed(value):
+    """``value`` with every scalar tagged by its type (floats by their bits: -0.0 is not 0.0)."""
+    if type(value) is dict:
+        return {typed(key): typed(child) for key, child in value.items()}
+    if type(value) in (list, tuple):
+        return [typed(child) for child in value]
+    if type(value) is float:
+        return ("float", value.hex())
+    return (type(value).__name__, value)
+
+
+SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
+def one_library_would_alter(value) -> bool:
+    """The test's own oracle of what the codec must refuse (see the codec's docstring)."""
+    if type(value) is dict:
+        return any(
+            one_library_would_alter(k) or one_library_would_alter(v) for k, v in value.items()
+        )
+    if type(value) is list:
+        return any(one_library_would_alter(child) for child in value)
+    if type(value) is int:
+        return not -(2**63) <= value <= 2**64 - 1
+    if type(value) is float:
+        return not math.isfinite(value)
+    if type(value) is str:
+        return SURROGATE_PAIR.search(value) is not None
+    return False
+
+
+@example(
+    values=[Generation(text="", generation_info={"": -9223372036854775809})],
+    codec=Compression.NONE,
+    fast_json=False,
+)
+@example(
+    values=[Generation(text="", generation_info={"": float("nan"), "z": -0.0})],
+    codec=Compression.NONE,
+    fast_json=True,
+)
+@example(
+    values=[ChatGeneration(message=AIMessage(content="\ud83e\udd8a"))],
+    codec=Compression.ZSTD,
+    fast_json=False,
+)
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(generations, compression, st.booleans())
 def test_every_generation_type_round_trips(values, codec, fast_json):
+    """Stored exactly on both JSON paths, read back exactly by either, or refused at encode."""
+    if one_library_would_alter(_codec.to_plain(values)):
+        with pytest.raises(EncodeError, match="exactly"):
+            encode(values, compression=codec, fast_json=fast_json)
+        return
     data = encode(values, compression=codec, fast_json=fast_json)
     assert data.startswith(MAGIC)
     assert_same(decode(data, fast_json=fast_json), values)
@@ -145,6 +200,10 @@ def test_every_generation_type_round_trips(values, codec, fast_json):
 @given(any_text)
 def test_any_text_including_lone_surrogates_round_trips(text):
     values = [Generation(text=text), ChatGeneration(message=AIMessage(content=text))]
+    if SURROGATE_PAIR.search(text):
+        with pytest.raises(EncodeError, match="surrogate pair"):
+            encode(values)
+        return
     assert decode(encode(values)) == values
 
 

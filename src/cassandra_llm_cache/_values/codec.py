@@ -10,16 +10,23 @@ are rebuilt only into the allow-listed classes below; nothing is unpickled and n
 up by name outside these tables, so a stored value can never make the decoder run foreign code.
 
 JSON is produced by ``orjson`` when it is installed and by the standard library otherwise; both
-write the same format and read each other's output. Values JSON cannot hold faithfully (objects
-that are not str/int/float/bool/None/list/dict, dict keys that are not strings, NaN or infinity
-without orjson) raise :class:`EncodeError`: such an entry is not cached rather than cached
-altered. Tuples are stored as lists, as ``langchain_core.load.dumps`` also does. Text with lone
-surrogates round-trips exactly (the JSON carries them as ``\\u`` escapes).
+write the same format and read each other's output, and every value that is stored comes back
+equal and of the same types whichever library wrote it and whichever reads it. Values that one of
+them cannot carry exactly raise :class:`EncodeError` (the entry is not cached rather than cached
+altered): objects whose type is not exactly str/int/float/bool/None/list/dict (tuples, subclasses
+such as enums, datetimes), dict keys that are not strings, NaN and infinity (orjson would write
+``null``), and integers outside ``-2**63 .. 2**64 - 1`` (orjson reads a larger integer that the
+standard library wrote as a float). Text with lone surrogates round-trips exactly (the JSON
+carries them as ``\\u`` escapes), but a string holding a high surrogate followed by a low one is
+refused (its escapes would read back as one character); ``-0.0``, subnormal and huge floats
+round-trip bit for bit.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import threading
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -148,16 +155,6 @@ _FIELD_CHECKS: Final = {
 _MESSAGE_KEYS: Final = {cls: frozenset(cls.model_fields) - {"type"} for cls in _MESSAGE_NAMES}
 
 _HEADERS: Final = {codec: MAGIC + bytes((FORMAT_VERSION, codec)) for codec in Compression}
-
-if HAVE_ORJSON:
-    # Without these flags orjson would silently turn datetimes, dataclasses and str/int/dict/list
-    # subclasses into plain JSON that decodes to something else; with them it refuses, and the
-    # standard library (which refuses the same things) gets the last word.
-    _ORJSON_OPTIONS: Final = (
-        orjson.OPT_PASSTHROUGH_DATETIME
-        | orjson.OPT_PASSTHROUGH_DATACLASS
-        | orjson.OPT_PASSTHROUGH_SUBCLASS
-    )
 
 _local = threading.local()  # zstd contexts are not thread-safe; one pair per thread
 
@@ -401,21 +398,26 @@ _construct: Final = _direct_construct if _same_construction() else _model_constr
 
 def dumps_json(value: Any, *, fast: bool = HAVE_ORJSON) -> bytes:
     """``value`` as compact UTF-8 JSON; :class:`EncodeError` if JSON cannot hold it exactly."""
+    try:
+        require_exact_json(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise EncodeError(f"the value cannot be stored as JSON exactly: {exc}") from exc
     if fast and HAVE_ORJSON:
         try:
-            return orjson.dumps(value, option=_ORJSON_OPTIONS)
+            return orjson.dumps(value)
         except TypeError:
-            pass  # lone surrogates, >64-bit ints, or a refusal the standard library confirms
-    try:
-        _require_string_keys(value)
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError) as exc:
-        reason = "a non-JSON value" if isinstance(exc, TypeError) else type(exc).__name__
-        raise EncodeError(f"the value contains {reason} and cannot be stored as JSON") from exc
+            pass  # lone surrogates: the standard library escapes them
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
-        # Lone surrogates: ASCII JSON carries them as \u escapes, which decode to the same string.
+        # Lone surrogates: ASCII JSON carries them as \u escapes, which decode to the same string,
+        # except a high surrogate followed by a low one: its two escapes read back as one
+        # character, so such a string cannot be stored exactly.
+        if _has_surrogate_pair(value):
+            raise EncodeError(
+                "the value cannot be stored as JSON exactly: a string holds a surrogate pair"
+            ) from None
         return json.dumps(value, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode(
             "ascii"
         )
@@ -434,18 +436,61 @@ def loads_json(data: bytes, *, fast: bool = HAVE_ORJSON) -> Any:
         raise DecodeError("the payload is not valid JSON") from exc
 
 
-def _require_string_keys(value: Any) -> None:
-    # The standard library silently turns 1 into "1" as a key; orjson refuses. Refuse here too.
+MIN_JSON_INT: Final = -(2**63)
+MAX_JSON_INT: Final = 2**64 - 1
+"""The integers both JSON libraries read back exactly (orjson's signed and unsigned 64 bits)."""
+_SCALARS: Final = frozenset({str, bool, type(None)})
+
+
+def require_exact_json(value: Any) -> None:
+    """Raise ``TypeError``/``ValueError`` unless both JSON libraries carry ``value`` exactly.
+
+    One walk over the value, on the write path only (a hit never pays for it). The reasons name
+    types and limits, never content.
+    """
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    raise TypeError("dict keys must be strings")
-                stack.append(child)
-        elif isinstance(item, (list, tuple)):
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if kind is dict:
+            if not all(type(key) is str for key in item):
+                raise TypeError("dict keys must be strings")
+            stack.extend(item.values())
+        elif kind is list:
             stack.extend(item)
+        else:
+            _require_exact_number(item)
+
+
+_SURROGATE_PAIR: Final = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
+def _has_surrogate_pair(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            if _SURROGATE_PAIR.search(item):
+                return True
+        elif type(item) is dict:
+            stack.extend(item)
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return False
+
+
+def _require_exact_number(item: object) -> None:
+    if type(item) is int:
+        if not MIN_JSON_INT <= item <= MAX_JSON_INT:
+            raise ValueError("an integer is outside -2**63 .. 2**64-1")
+    elif type(item) is float:
+        if not math.isfinite(item):
+            raise ValueError("a float is NaN or infinite")
+    else:
+        raise TypeError(f"{type(item).__qualname__} is not a JSON type")
 
 
 # --- compression ------------------------------------------------------------------------------
