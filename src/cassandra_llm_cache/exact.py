@@ -20,6 +20,7 @@ from cassandra_llm_cache._policy.arguments import (
     UNSET,
     TtlValue,
     Unset,
+    check_layout,
     check_namespace,
     check_ttl,
     clear_target,
@@ -48,6 +49,7 @@ from cassandra_llm_cache._storage.cql import (
     exact_table_cql,
     identifier,
     legacy_statements,
+    legacy_table_cql,
     uses_md5_keys,
 )
 from cassandra_llm_cache._storage.legacy import LegacyLayout
@@ -96,6 +98,12 @@ class CassandraCache(BaseCache):
             partition key). ``clear()`` empties only this namespace, unless it is ``""``.
         store_plaintext: also store the prompt and llm_string in plain text, for inspection
             (off: only their SHA-256 digests are stored).
+        layout: the table's layout. ``"auto"`` (default): an existing table is served in the
+            layout it has, a missing one is created in this package's. ``"legacy"``: a missing
+            table is created in langchain_community's (cassio) layout, so that instances of the
+            old class can share it during a rollout (no namespaces, no plaintext). ``"exact"``:
+            this package's layout only. An existing table of the other layout is an error, and is
+            left untouched.
         keyspace_replication: if the keyspace does not exist, create it with this replication
             map, e.g. ``{"class": "NetworkTopologyStrategy", "dc1": 3}``. Without it, a missing
             keyspace is an error.
@@ -141,6 +149,7 @@ class CassandraCache(BaseCache):
         *,
         namespace: str = "",
         store_plaintext: bool = False,
+        layout: str = "auto",
         keyspace_replication: Mapping[str, object] | None = None,
         execution_profile: object = EXEC_PROFILE_DEFAULT,
         telemetry: TelemetryOption = None,
@@ -167,6 +176,9 @@ class CassandraCache(BaseCache):
         self._ttl = check_ttl(ttl_seconds)
         self._namespace = check_namespace(namespace)
         self._store_plaintext = bool(store_plaintext)
+        self._layout = check_layout(
+            layout, namespace=self._namespace, store_plaintext=self._store_plaintext
+        )
         self._mode = resolve_setup_mode(setup_mode, skip_provisioning)
         session, self._keyspace = resolve_session(session, keyspace)
         self._where = f"{self._keyspace}.{self._table_name}"
@@ -191,7 +203,11 @@ class CassandraCache(BaseCache):
             self._keyspace,
             self._table_name,
             _ExactTableSpec(
-                self._keyspace, self._table_name, self._namespace, self._store_plaintext
+                self._keyspace,
+                self._table_name,
+                self._namespace,
+                self._store_plaintext,
+                required=None if self._layout == "auto" else Layout(self._layout),
             ),
             self._mode,
             profile=profile,
@@ -344,20 +360,29 @@ class CassandraCache(BaseCache):
         table_name: str = DEFAULT_TABLE_NAME,
         *,
         keyspace_replication: Mapping[str, object] | None = None,
+        layout: str = "auto",
     ) -> str:
-        """The DDL a SYNC/ASYNC cache would run, for review or to run by hand (then use OFF)."""
+        """The DDL a SYNC/ASYNC cache would run, for review or to run by hand (then use OFF).
+
+        ``layout="legacy"`` gives the table langchain_community's class creates.
+        """
         keyspace = identifier(keyspace, "keyspace name")
         table = identifier(table_name, "table name")
-        statements = [exact_table_cql(keyspace, table)]
+        if check_layout(layout) == "legacy":
+            statements = [legacy_table_cql(keyspace, table)]
+        else:
+            statements = [exact_table_cql(keyspace, table)]
         if keyspace_replication is not None:
             statements.insert(0, create_keyspace_cql(keyspace, keyspace_replication))
         return ";\n\n".join(statements) + ";\n"
 
     def __repr__(self) -> str:
+        layout = f", layout={self._layout!r}" if self._layout != "auto" else ""
         return (
             f"CassandraCache(keyspace={self._keyspace!r}, table_name={self._table_name!r}, "
             f"namespace={self._namespace!r}, ttl_seconds={self._ttl_seconds!r}, "
-            f"setup_mode=SetupMode.{self._mode.name}{options_suffix(self._policy.describe())})"
+            f"setup_mode=SetupMode.{self._mode.name}{layout}"
+            f"{options_suffix(self._policy.describe())})"
         )
 
     # --- shared by the sync and async paths -----------------------------------------------------
@@ -430,20 +455,41 @@ class CassandraCache(BaseCache):
 
 
 class _ExactTableSpec:
-    """What the setup routine needs to know about an exact cache's table."""
+    """What the setup routine needs to know about an exact cache's table.
 
-    def __init__(self, keyspace: str, table: str, namespace: str, store_plaintext: bool) -> None:
+    ``required`` is the layout the caller insists on (``None``: whichever the table has). It is
+    checked against an existing table before any statement is prepared and no DDL ever runs on
+    an existing table, so a mismatch fails setup and leaves the table as it was.
+    """
+
+    def __init__(
+        self,
+        keyspace: str,
+        table: str,
+        namespace: str,
+        store_plaintext: bool,
+        *,
+        required: Layout | None = None,
+    ) -> None:
         self._keyspace = keyspace
         self._table = table
         self._where = f"{keyspace}.{table}"
         self._namespace = namespace
         self._store_plaintext = store_plaintext
+        self._required = required
 
     def ddl(self, table: TableInfo | None) -> Sequence[str]:
-        return [exact_table_cql(self._keyspace, self._table)] if table is None else []
+        if table is not None:
+            return []
+        if self._required is Layout.LEGACY:
+            return [legacy_table_cql(self._keyspace, self._table)]
+        return [exact_table_cql(self._keyspace, self._table)]
 
     def statements(self, table: TableInfo) -> Mapping[str, str]:
-        if detect_exact_layout(table, where=self._where) is Layout.LEGACY:
+        found = detect_exact_layout(table, where=self._where)
+        if self._required is not None and found is not self._required:
+            raise ConfigurationError(self._mismatch(found))
+        if found is Layout.LEGACY:
             if self._namespace:
                 msg = (
                     f"table {self._where} has the legacy (langchain_community) layout, which has "
@@ -461,6 +507,20 @@ class _ExactTableSpec:
             msg = f"table {self._where} has no plaintext columns: store_plaintext is unavailable"
             raise ConfigurationError(msg)
         return statements
+
+    def _mismatch(self, found: Layout) -> str:
+        if found is Layout.EXACT:
+            return (
+                f"table {self._where} has this package's exact layout, which "
+                "langchain_community's CassandraCache cannot use, not the legacy one "
+                "layout='legacy' asks for; it was left unchanged: use layout='auto' to serve it, "
+                "or another table_name to create a legacy-layout table"
+            )
+        return (
+            f"table {self._where} has the legacy (langchain_community) layout, not the exact one "
+            "layout='exact' asks for; it was left unchanged: use layout='auto' to serve it in "
+            "place, or copy it into a new table with `cassandra-llm-cache migrate` and use that"
+        )
 
 
 class _ExactLayout:

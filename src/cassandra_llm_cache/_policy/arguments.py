@@ -11,6 +11,9 @@ from cassandra_llm_cache._errors import ConfigurationError
 MAX_TTL_SECONDS: Final = 630_720_000
 """Cassandra's longest TTL (20 years)."""
 MAX_NAMESPACE_LENGTH: Final = 256
+TABLE_LAYOUTS: Final = ("auto", "exact", "legacy")
+"""What ``CassandraCache(layout=...)`` accepts: detect an existing table's layout and create the
+exact one when missing (``"auto"``), or insist on one layout, creating the table with it."""
 
 
 class Unset:
@@ -65,6 +68,27 @@ def check_namespace(namespace: object) -> str:
     except UnicodeEncodeError:
         raise ConfigurationError("namespace must be valid Unicode text") from None
     return namespace
+
+
+def check_layout(layout: object, *, namespace: str = "", store_plaintext: bool = False) -> str:
+    """``layout`` as one of :data:`TABLE_LAYOUTS` (any case, surrounding blanks ignored).
+
+    The legacy layout has neither namespaces nor plaintext columns: asking for either is refused
+    here, before setup could create a legacy table the cache then cannot use.
+    """
+    if not isinstance(layout, str) or layout.strip().lower() not in TABLE_LAYOUTS:
+        shown = repr(layout)[:40] if isinstance(layout, str) else type(layout).__name__
+        msg = f"layout must be 'auto', 'exact' or 'legacy', not {shown}"
+        raise ConfigurationError(msg)
+    layout = layout.strip().lower()
+    if layout == "legacy" and (namespace or store_plaintext):
+        option = "namespace" if namespace else "store_plaintext"
+        msg = (
+            f"layout='legacy' (langchain_community's layout) has no {option}: "
+            f"drop {option}, or use layout='auto'"
+        )
+        raise ConfigurationError(msg)
+    return layout
 
 
 def clear_target(kwargs: dict[str, Any]) -> str | None:

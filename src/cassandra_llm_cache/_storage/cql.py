@@ -146,6 +146,17 @@ def exact_table_cql(keyspace: str, table: str, *, md5_keys: bool = False) -> str
     )
 
 
+def legacy_table_cql(keyspace: str, table: str) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for the legacy layout, exactly as cassio creates it for
+    ``langchain_community``'s CassandraCache: the same columns, types and primary key and no
+    table options, so the old class finds the table it would have created itself."""
+    columns = ", ".join(f"{name} {cql_type}" for name, cql_type in LEGACY_COLUMNS.items())
+    return (
+        f"CREATE TABLE IF NOT EXISTS {qualified(keyspace, table)} ({columns}, "
+        f"PRIMARY KEY (({', '.join(LEGACY_PARTITION_KEY)})))"
+    )
+
+
 # Statement templates: `<table>` becomes the quoted, validated table name; values are always bound.
 EXACT_STATEMENTS: Final = {
     "select": "SELECT body FROM <table> WHERE namespace = ? AND llm_key = ? AND prompt_key = ?",

@@ -20,6 +20,7 @@ from cassandra_llm_cache._storage.cql import (
     TableInfo,
     detect_exact_layout,
     exact_table_cql,
+    legacy_table_cql,
     qualified,
     uses_md5_keys,
 )
@@ -282,19 +283,13 @@ class _Total:
 
 # --- creating target tables -------------------------------------------------------------------
 
-LEGACY_TABLE_CQL: Final = (
-    "CREATE TABLE IF NOT EXISTS {table} (key_desc text, key_vals text, body_blob text, "
-    "PRIMARY KEY ((key_desc, key_vals)))"
-)
-"""The table ``langchain_community``'s CassandraCache creates (cassio's layout, no options)."""
-
 
 def create_table_cql(keyspace: str, table: str, *, layout: str, key_hash: str) -> list[str]:
     """DDL for a new target table: this package's exact layout, or the legacy one."""
     if layout == "legacy":
         if key_hash == KeyHash.SHA256.value:
             raise ConfigurationError("a legacy table is always keyed with md5")
-        return [LEGACY_TABLE_CQL.format(table=qualified(keyspace, table))]
+        return [legacy_table_cql(keyspace, table)]
     if key_hash == KeyHash.MD5.value:
         return [exact_table_cql(keyspace, table, md5_keys=True)]
     return [exact_table_cql(keyspace, table)]
