@@ -7,6 +7,7 @@ differ only in the driver call, made through ``_storage.store``.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
@@ -45,11 +46,14 @@ from cassandra_llm_cache._storage.cql import (
     TableInfo,
     create_keyspace_cql,
     detect_exact_layout,
+    epoch_statements,
+    epochs_table_cql,
     exact_statements,
     exact_table_cql,
     identifier,
     legacy_statements,
     legacy_table_cql,
+    select_with_ttl,
     uses_md5_keys,
 )
 from cassandra_llm_cache._storage.legacy import LegacyLayout
@@ -59,9 +63,10 @@ from cassandra_llm_cache._storage.store import ClearPlan, Store
 from cassandra_llm_cache._values import codec as _codec
 from cassandra_llm_cache._values.codec import DecodeError, EncodeError
 from cassandra_llm_cache._values.keys import langchain_cache_key, md5_key, sha256_key
+from cassandra_llm_cache.near import NearCache, epochs_table_exists, near_option, near_parts
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from cassandra.cluster import Session
     from cassandra.query import PreparedStatement
@@ -128,6 +133,10 @@ class CassandraCache(BaseCache):
         should_cache: ``should_cache(generations) -> bool`` decides what is stored (default:
             not empty outputs, nor outputs cut short or filtered); declined outputs are counted
             in ``stats().not_cached``.
+        near_cache: keep hits in this process's memory too (:class:`NearCache`; ``True``: its
+            defaults, 64 MiB and 1 s). Off by default: with it, a delete or clear made by another
+            process takes effect here only after up to ``refresh_seconds``
+            (``docs/near-cache.md``).
 
     Errors: bad arguments raise :class:`ConfigurationError` (a ``ValueError``) and a
     ``return_val`` that is not a list of Generations a :class:`TypeError`. In SYNC mode a failed
@@ -160,7 +169,9 @@ class CassandraCache(BaseCache):
         write_consistency: str | int = DEFAULT_WRITE_CONSISTENCY,
         max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
         should_cache: ShouldCache | None = None,
+        near_cache: NearCache | bool | None = None,
     ) -> None:
+        near_options = near_option(near_cache)
         self._policy = resilience(
             on_error,
             request_timeout,
@@ -197,6 +208,13 @@ class CassandraCache(BaseCache):
             on_oversized=self._stats.oversized,
             observe=self._stats.observe,
         )
+        self._near_options, self._near, self._bumps = near_parts(
+            near_options,
+            self._store,
+            keyspace=self._keyspace,
+            table=self._table_name,
+            namespace=self._namespace,
+        )
         self._active: _ExactLayout | LegacyLayout | None = None
         self._setup = Setup(
             session,
@@ -208,6 +226,11 @@ class CassandraCache(BaseCache):
                 self._namespace,
                 self._store_plaintext,
                 required=None if self._layout == "auto" else Layout(self._layout),
+                epochs_missing=(
+                    functools.partial(_epochs_missing, session, self._keyspace)
+                    if near_options is not None
+                    else None
+                ),
             ),
             self._mode,
             profile=profile,
@@ -215,6 +238,8 @@ class CassandraCache(BaseCache):
         )
         if self._mode is SetupMode.SYNC:
             self._activate(self._setup.wait_first())
+            if self._near is not None:
+                self._near.wait_ready(self._policy.request_timeout)
 
     # --- BaseCache --------------------------------------------------------------------------------
 
@@ -226,8 +251,20 @@ class CassandraCache(BaseCache):
             self._stats.miss()
             return None
         statement, values = layout.select(prompt, llm_string)
-        page = self._store.execute(statement, values, operation="lookup")
-        return self._found(layout, page.rows)
+        near = self._near
+        if near is None:
+            return self._found(
+                layout, self._store.execute(statement, values, operation="lookup").rows
+            )
+        kept = near.get(values)
+        if kept is not None:
+            return self._near_found(layout, values, kept)
+        ticket = near.ticket()
+        rows = self._store.execute(statement, values, operation="lookup").rows
+        found = self._found(layout, rows)
+        if found is not None:
+            near.keep(values, rows[0], ticket)
+        return found
 
     @override
     async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
@@ -237,8 +274,19 @@ class CassandraCache(BaseCache):
             self._stats.miss()
             return None
         statement, values = layout.select(prompt, llm_string)
-        page = await self._store.aexecute(statement, values, operation="lookup")
-        return self._found(layout, page.rows)
+        near = self._near
+        if near is None:
+            page = await self._store.aexecute(statement, values, operation="lookup")
+            return self._found(layout, page.rows)
+        kept = near.get(values)
+        if kept is not None:
+            return self._near_found(layout, values, kept)
+        ticket = near.ticket()
+        rows = (await self._store.aexecute(statement, values, operation="lookup")).rows
+        found = self._found(layout, rows)
+        if found is not None:
+            near.keep(values, rows[0], ticket)
+        return found
 
     @override
     def update(
@@ -265,6 +313,8 @@ class CassandraCache(BaseCache):
         write = self._write(layout, prompt, llm_string, return_val, ttl_seconds)
         if write is not None and not self._store.execute(*write, operation="update").failed:
             self._stats.write(nbytes=bound_size(write[1]))
+        if self._near is not None:
+            self._near.discard(layout.select(prompt, llm_string)[1])
 
     @override
     async def aupdate(
@@ -288,6 +338,8 @@ class CassandraCache(BaseCache):
             page = await self._store.aexecute(*write, operation="update")
             if not page.failed:
                 self._stats.write(nbytes=bound_size(write[1]))
+        if self._near is not None:
+            self._near.discard(layout.select(prompt, llm_string)[1])
 
     @override
     def clear(self, **kwargs: Any) -> None:
@@ -298,25 +350,41 @@ class CassandraCache(BaseCache):
         table's keys on the server and delete what matches: no TRUNCATE, no index.
         """
         layout = self._active or self._activate(self._setup.wait())
-        self._store.clear(layout.clear_plan(clear_target(kwargs)))
+        plan = layout.clear_plan(clear_target(kwargs))
+        self._store.clear(plan)
+        if self._near is not None:
+            self._near.clear()
+        self._bumps.bump(whole_table=plan.truncate is not None)
 
     @override
     async def aclear(self, **kwargs: Any) -> None:
         """Async :meth:`clear`."""
         layout = self._active or self._activate(await self._setup.wait_async())
-        await self._store.aclear(layout.clear_plan(clear_target(kwargs)))
+        plan = layout.clear_plan(clear_target(kwargs))
+        await self._store.aclear(plan)
+        if self._near is not None:
+            self._near.clear()
+        await self._bumps.abump(whole_table=plan.truncate is not None)
 
     # --- deletes ----------------------------------------------------------------------------------
 
     def delete(self, prompt: str, llm_string: str) -> None:
         """Remove the entry for ``prompt`` and ``llm_string``, if there is one."""
         layout = self._active or self._activate(self._setup.wait())
-        self._store.execute(*layout.delete(prompt, llm_string), operation="delete")
+        statement, key = layout.delete(prompt, llm_string)
+        self._store.execute(statement, key, operation="delete")
+        if self._near is not None:
+            self._near.discard(key)
+        self._bumps.bump(whole_table=False)
 
     async def adelete(self, prompt: str, llm_string: str) -> None:
         """Async :meth:`delete`."""
         layout = self._active or self._activate(await self._setup.wait_async())
-        await self._store.aexecute(*layout.delete(prompt, llm_string), operation="delete")
+        statement, key = layout.delete(prompt, llm_string)
+        await self._store.aexecute(statement, key, operation="delete")
+        if self._near is not None:
+            self._near.discard(key)
+        await self._bumps.abump(whole_table=False)
 
     def delete_through_llm(
         self,
@@ -382,7 +450,7 @@ class CassandraCache(BaseCache):
             f"CassandraCache(keyspace={self._keyspace!r}, table_name={self._table_name!r}, "
             f"namespace={self._namespace!r}, ttl_seconds={self._ttl_seconds!r}, "
             f"setup_mode=SetupMode.{self._mode.name}{layout}"
-            f"{options_suffix(self._policy.describe())})"
+            f"{options_suffix(self._policy.describe())}{_near_suffix(self._near_options)})"
         )
 
     # --- shared by the sync and async paths -----------------------------------------------------
@@ -400,6 +468,15 @@ class CassandraCache(BaseCache):
         active = self._active
         if active is None:
             self._store.adopt(ready.statements)
+            self._bumps.adopt(ready.statements)
+            if self._near is not None:
+                self._near.attach(
+                    self._store,
+                    ready.statements,
+                    table=self._table_name,
+                    namespace=self._namespace,
+                    consistency=self._policy.write_consistency,
+                )
             layout = detect_exact_layout(ready.table, where=self._where)
             if layout is Layout.LEGACY:
                 active = LegacyLayout(ready.statements)
@@ -428,6 +505,20 @@ class CassandraCache(BaseCache):
         self._stats.hit(nbytes=bound_size(row_values(rows[0])), tokens=tokens_of(generations))
         return generations
 
+    def _near_found(
+        self, layout: _ExactLayout | LegacyLayout, key: tuple[object, ...], body: object
+    ) -> list[Generation] | None:
+        # Decoded on every hit: each caller gets its own objects, and memory holds only bytes.
+        try:
+            generations = layout.decode((body,))
+        except DecodeError:  # pragma: no cover - it decoded when it was kept
+            assert self._near is not None
+            self._near.discard(key)
+            self._stats.miss(error=True)
+            return None
+        self._stats.hit(nbytes=bound_size((body,)), tokens=tokens_of(generations), near=True)
+        return generations
+
     def _write(
         self,
         layout: _ExactLayout | LegacyLayout,
@@ -454,6 +545,14 @@ class CassandraCache(BaseCache):
         _log.warning("%s (further occurrences are logged at DEBUG)", message)
 
 
+def _epochs_missing(session: Session, keyspace: str) -> bool:
+    return not epochs_table_exists(session, keyspace)
+
+
+def _near_suffix(options: NearCache | None) -> str:
+    return f", near_cache={options!r}" if options is not None else ""
+
+
 class _ExactTableSpec:
     """What the setup routine needs to know about an exact cache's table.
 
@@ -470,6 +569,7 @@ class _ExactTableSpec:
         store_plaintext: bool,
         *,
         required: Layout | None = None,
+        epochs_missing: Callable[[], bool] | None = None,
     ) -> None:
         self._keyspace = keyspace
         self._table = table
@@ -477,15 +577,28 @@ class _ExactTableSpec:
         self._namespace = namespace
         self._store_plaintext = store_plaintext
         self._required = required
+        # Set when the cache has a near cache: it needs the epochs table and their statements.
+        self._epochs_missing = epochs_missing
 
     def ddl(self, table: TableInfo | None) -> Sequence[str]:
-        if table is not None:
-            return []
-        if self._required is Layout.LEGACY:
-            return [legacy_table_cql(self._keyspace, self._table)]
-        return [exact_table_cql(self._keyspace, self._table)]
+        ddl = []
+        if table is None:
+            if self._required is Layout.LEGACY:
+                ddl.append(legacy_table_cql(self._keyspace, self._table))
+            else:
+                ddl.append(exact_table_cql(self._keyspace, self._table))
+        if self._epochs_missing is not None and self._epochs_missing():
+            ddl.append(epochs_table_cql(self._keyspace))
+        return ddl
 
     def statements(self, table: TableInfo) -> Mapping[str, str]:
+        statements = dict(self._table_statements(table))
+        if self._epochs_missing is not None:
+            statements["select"] = select_with_ttl(statements["select"])
+            statements.update(epoch_statements(self._keyspace))
+        return statements
+
+    def _table_statements(self, table: TableInfo) -> Mapping[str, str]:
         found = detect_exact_layout(table, where=self._where)
         if self._required is not None and found is not self._required:
             raise ConfigurationError(self._mismatch(found))

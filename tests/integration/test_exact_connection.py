@@ -48,7 +48,7 @@ def test_init_auto_reads_the_environment(
     assert session.is_shutdown  # the cluster init() opened is closed when replaced
 
 
-def test_init_speaks_protocol_v5_without_downgrade_warnings(cassandra_contact, caplog):
+def test_init_speaks_protocol_v4_without_downgrade_warnings(cassandra_contact, caplog):
     with caplog.at_level(logging.DEBUG, logger="cassandra"):
         session = init(
             contact_points=cassandra_contact.contact_points,
@@ -56,7 +56,7 @@ def test_init_speaks_protocol_v5_without_downgrade_warnings(cassandra_contact, c
             username=cassandra_contact.username,
             password=cassandra_contact.password,
         )
-    assert session.cluster.protocol_version == 5
+    assert session.cluster.protocol_version == 4  # the cheaper one in client CPU
     assert "Downgrading" not in caplog.text
     _connection.reset()
     legacy = init(
@@ -64,9 +64,9 @@ def test_init_speaks_protocol_v5_without_downgrade_warnings(cassandra_contact, c
         port=cassandra_contact.port,
         username=cassandra_contact.username,
         password=cassandra_contact.password,
-        cluster_options={"protocol_version": 4},
+        cluster_options={"protocol_version": 5},
     )
-    assert legacy.cluster.protocol_version == 4  # the override wins
+    assert legacy.cluster.protocol_version == 5  # the override wins
 
 
 def test_explicit_arguments_win_over_init(cassandra_session, cassandra_keyspace, table_name):

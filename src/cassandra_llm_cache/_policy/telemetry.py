@@ -10,7 +10,8 @@ OpenTelemetry's database semantic conventions where they fit:
   which may TRUNCATE or scan and delete),
   ``error.type`` when it failed, and this package's ``cassandra_llm_cache.operation``
   (``lookup``, ``update``, ``delete``, ``clear``);
-- counters ``cassandra_llm_cache.lookups`` (with ``cassandra_llm_cache.result`` = hit or miss),
+- counters ``cassandra_llm_cache.lookups`` (with ``cassandra_llm_cache.result`` = hit or miss,
+  and ``cassandra_llm_cache.source`` = ``near`` on hits the in-process near cache served),
   ``cassandra_llm_cache.writes``, ``cassandra_llm_cache.errors`` (with ``error.type``),
   ``cassandra_llm_cache.bytes.read`` and ``cassandra_llm_cache.bytes.written`` (values read by
   hits; keys and values sent by updates) and ``cassandra_llm_cache.tokens.saved`` (tokens of
@@ -48,11 +49,14 @@ CQL_VERBS: Final[Mapping[str, str]] = {
     "search": "SELECT",
     "update": "INSERT",
     "delete": "DELETE",
+    "epoch": "SELECT",
+    "invalidate": "UPDATE",
 }
 """The one CQL statement kind of each operation (a clear may TRUNCATE, or scan and DELETE)."""
 
 OPERATION_ATTRIBUTE: Final = "cassandra_llm_cache.operation"
 RESULT_ATTRIBUTE: Final = "cassandra_llm_cache.result"
+SOURCE_ATTRIBUTE: Final = "cassandra_llm_cache.source"
 
 GLOBAL_PROVIDER_RECHECK: Final = 1.0
 """Seconds between two checks whether an SDK replaced the API's placeholder tracer provider."""
@@ -77,6 +81,7 @@ class Instruments:
         "_hit_attributes",
         "_lookups",
         "_miss_attributes",
+        "_near_hit_attributes",
         "_per_operation",
         "_placeholder_providers",
         "_placeholder_until",
@@ -126,6 +131,7 @@ class Instruments:
         self._per_operation: dict[str, tuple[dict[str, str], str]] = {}
         self._hit_attributes = {**self._attributes, RESULT_ATTRIBUTE: "hit"}
         self._miss_attributes = {**self._attributes, RESULT_ATTRIBUTE: "miss"}
+        self._near_hit_attributes = {**self._hit_attributes, SOURCE_ATTRIBUTE: "near"}
         self._duration = meter.create_histogram(
             DURATION_METRIC,
             unit="s",
@@ -177,9 +183,14 @@ class Instruments:
             attributes["db.operation.name"] = verb
         return attributes, f"{verb or operation} {self._table}"
 
-    def lookup(self, *, hit: bool, nbytes: int = 0, tokens: int = 0) -> None:
-        """A lookup ended in a hit (``nbytes`` read, ``tokens`` saved) or a miss."""
-        self._lookups.add(1, self._hit_attributes if hit else self._miss_attributes)
+    def lookup(self, *, hit: bool, nbytes: int = 0, tokens: int = 0, near: bool = False) -> None:
+        """A lookup ended in a hit (``nbytes`` read, ``tokens`` saved; ``near``: served from
+        process memory) or a miss."""
+        if near:
+            attributes = self._near_hit_attributes
+        else:
+            attributes = self._hit_attributes if hit else self._miss_attributes
+        self._lookups.add(1, attributes)
         if nbytes:
             self._bytes_read.add(nbytes, self._attributes)
         if tokens:

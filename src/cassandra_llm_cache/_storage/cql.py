@@ -223,3 +223,58 @@ def uses_md5_keys(info: TableInfo) -> bool:
 
 def _has_columns(info: TableInfo, expected: Mapping[str, str]) -> bool:
     return all(info.columns.get(name) == cql_type for name, cql_type in expected.items())
+
+
+# --- the near cache: remaining TTLs, and the invalidation epochs ------------------------------
+
+_SELECT_ONE_COLUMN: Final = re.compile(r"SELECT (?P<column>[a-z_][a-z0-9_]*) FROM ")
+
+
+def select_with_ttl(cql: str) -> str:
+    """A one-column primary-key ``SELECT`` that also returns the column's remaining TTL.
+
+    ``SELECT body FROM ...`` becomes ``SELECT body, TTL(body) FROM ...``: the near cache keeps a
+    value no longer than Cassandra would (``TTL()`` is ``null`` for a value without one).
+    """
+    match = _SELECT_ONE_COLUMN.match(cql)
+    if match is None:
+        raise ValueError("not a one-column SELECT")  # a programming error, never user input
+    column = match["column"]
+    rest = cql[match.end() :]
+    return f"SELECT {column}, TTL({column}) FROM {rest}"  # noqa: S608 - our own statement's text
+
+
+EPOCHS_TABLE: Final = "llm_cache_epochs"
+"""The table, in each cache's keyspace, whose rows deletes and clears bump (near caches read it)."""
+EPOCHS_COMMENT: Final = "cassandra-llm-cache near-cache invalidation epochs"
+TABLE_SCOPE: Final = "table"
+"""The epoch row of a whole table (bumped by a TRUNCATE); a namespace's row is ``ns:<name>``."""
+
+
+def namespace_scope(namespace: str) -> str:
+    """The epoch row of one namespace of a table."""
+    return f"ns:{namespace}"
+
+
+def epochs_table_cql(keyspace: str) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for the epochs table: one partition per cache table, one
+    row per scope (the table, each namespace), holding the ``timeuuid`` of its last change."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {qualified(keyspace, EPOCHS_TABLE)} (\n"
+        "    table_name text,\n    scope text,\n    epoch timeuuid,\n"
+        "    PRIMARY KEY ((table_name), scope)\n"
+        f") WITH comment = {_string_literal(EPOCHS_COMMENT)}"
+    )
+
+
+EPOCH_STATEMENTS: Final = {
+    # Both scopes of one cache (its table's row and its namespace's) in one partition read.
+    "epoch_read": "SELECT scope, epoch FROM <table> WHERE table_name = ? AND scope IN (?, ?)",
+    # A fresh timeuuid: readers compare it for equality only, so clocks never matter.
+    "epoch_bump": "UPDATE <table> SET epoch = now() WHERE table_name = ? AND scope = ?",
+}
+
+
+def epoch_statements(keyspace: str) -> dict[str, str]:
+    """The epoch read and the epoch bump, on the epochs table of ``keyspace``."""
+    return render(EPOCH_STATEMENTS, keyspace, EPOCHS_TABLE)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import logging
 import threading
 import time
@@ -39,7 +40,7 @@ from cassandra.protocol import ErrorMessage
 
 from cassandra_llm_cache._errors import CacheOperationError, SetupError
 from cassandra_llm_cache._policy.resilience import Resilience, setup_retry_delay, write_size
-from cassandra_llm_cache._storage.bridge import Page, to_asyncio
+from cassandra_llm_cache._storage.bridge import Page, to_asyncio, to_concurrent
 from cassandra_llm_cache._storage.rows import profile_for_call
 
 if TYPE_CHECKING:
@@ -223,6 +224,49 @@ class Store:
             return self._failure(operation, began, exc)
         self._succeeded(operation, began)
         return page
+
+    def submit(
+        self, statement: PreparedStatement, values: Sequence[object] = (), *, operation: str
+    ) -> concurrent.futures.Future[Page]:
+        """Send ``statement`` and return at once; the future always settles with a :class:`Page`.
+
+        For background reads nobody waits for (the near cache's epoch reads): the call blocks
+        neither a thread nor an event loop, the driver's callback settles the future, and a
+        failure - or a call the circuit breaker holds back - is a failed page, counted and
+        logged once like any other, never raised. ``request_timeout`` bounds it.
+        """
+        out: concurrent.futures.Future[Page] = concurrent.futures.Future()
+        breaker = self._breaker
+        if breaker is not None and not breaker.allow():
+            out.set_result(_SKIPPED_PAGE)
+            return out
+        began = time.perf_counter()
+        try:
+            sent = to_concurrent(self._send(statement, values, None, self._timeout))
+        except DRIVER_ERRORS as exc:
+            out.set_result(self._background_failure(operation, began, exc))
+            return out
+
+        def settle(done: concurrent.futures.Future[Page]) -> None:
+            error = done.exception()
+            if error is None:
+                self._succeeded(operation, began)
+                out.set_result(done.result())
+            else:
+                out.set_result(self._background_failure(operation, began, error))
+
+        sent.add_done_callback(settle)
+        return out
+
+    def _background_failure(self, operation: str, began: float, exc: BaseException) -> Page:
+        self._observed(operation, began, exc)
+        error = self._failed(operation, exc)
+        error.__cause__ = exc
+        breaker = self._breaker
+        if breaker is not None:
+            breaker.record_failure()
+        self._report((operation, type(exc).__name__), str(error))
+        return Page([], None, error)
 
     # --- the policy around every call -----------------------------------------------------------
 

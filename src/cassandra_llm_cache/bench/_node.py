@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cassandra_llm_cache._errors import CacheOperationError
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
@@ -145,7 +147,8 @@ def connect(where: Where, keyspace: str) -> Node:
     from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
     from cassandra.query import named_tuple_factory, tuple_factory
 
-    from cassandra_llm_cache._storage.connection import NO_DELAY_SOCKOPTS
+    from cassandra_llm_cache._storage.connection import NO_DELAY_SOCKOPTS, PROTOCOL_VERSION
+    from cassandra_llm_cache._storage.store import DRIVER_ERRORS
 
     points, origin, started = _locate(where)
     port = where.port
@@ -165,12 +168,13 @@ def connect(where: Where, keyspace: str) -> Node:
 
         password = os.environ.get("CASSANDRA_PASSWORD", "")
         auth["auth_provider"] = PlainTextAuthProvider(username, password)
-    # TCP_NODELAY as `cassandra_llm_cache.init()` sets it, for every system alike.
+    # TCP_NODELAY and the protocol version as `cassandra_llm_cache.init()` sets them, for every
+    # system alike.
     cluster = Cluster(
         **auth,
         contact_points=points,
         port=port,
-        protocol_version=5,
+        protocol_version=PROTOCOL_VERSION,
         sockopts=list(NO_DELAY_SOCKOPTS),
         execution_profiles={
             EXEC_PROFILE_DEFAULT: ExecutionProfile(
@@ -181,8 +185,14 @@ def connect(where: Where, keyspace: str) -> Node:
             ),
         },
     )
-    session = cluster.connect()
     shutdown.append(cluster.shutdown)
+    try:
+        session = cluster.connect()
+    except DRIVER_ERRORS as error:
+        for stop in reversed(shutdown):
+            with contextlib.suppress(Exception):
+                stop()
+        raise _unreachable(points, port, origin) from error
     session.execute(
         f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = "
         "{'class': 'SimpleStrategy', 'replication_factor': 1}"
@@ -194,6 +204,16 @@ def connect(where: Where, keyspace: str) -> Node:
         origin=origin,
         keyspace=keyspace,
         _shutdown=shutdown,
+    )
+
+
+def _unreachable(points: list[str], port: int, origin: str) -> CacheOperationError:
+    """The one line a user sees when nothing answers: the address tried, and the fix."""
+    hosts = ", ".join(f"{point}:{port}" for point in points)
+    return CacheOperationError(
+        f"cannot connect to Cassandra at {hosts} ({origin}): start a node "
+        "(`cassandra-llm-cache server start`) or point --contact-points and --port (or "
+        "CASSANDRA_CONTACT_POINTS and CASSANDRA_PORT) at a running one"
     )
 
 
