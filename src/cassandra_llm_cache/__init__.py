@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from cassandra_llm_cache._errors import (
     CacheOperationError,
     CassandraLLMCacheError,
+    CoalescedCallError,
     ConfigurationError,
     LocalServerError,
     SessionNotConfiguredError,
@@ -28,22 +29,27 @@ if TYPE_CHECKING:
     from cassandra_llm_cache._storage.setup import SetupMode
     from cassandra_llm_cache.embeddings import LocalEmbeddings
     from cassandra_llm_cache.exact import CassandraCache
+    from cassandra_llm_cache.near import NearCache
     from cassandra_llm_cache.semantic import (
         CassandraSemanticCache,
         SemanticCacheStats,
         SemanticCandidate,
         SemanticHit,
     )
+    from cassandra_llm_cache.streaming import CachedChatModel, CachedLLM
 
 _LAZY = {
     "BreakerState": "cassandra_llm_cache._policy.resilience",
     "CacheStats": "cassandra_llm_cache._policy.stats",
+    "CachedChatModel": "cassandra_llm_cache.streaming",
+    "CachedLLM": "cassandra_llm_cache.streaming",
     "CassandraCache": "cassandra_llm_cache.exact",
     "CassandraSemanticCache": "cassandra_llm_cache.semantic",
     "CircuitBreaker": "cassandra_llm_cache._policy.resilience",
     "ErrorPolicy": "cassandra_llm_cache._policy.resilience",
     "LatencySummary": "cassandra_llm_cache._policy.latency",
     "LocalEmbeddings": "cassandra_llm_cache.embeddings",
+    "NearCache": "cassandra_llm_cache.near",
     "SemanticCacheStats": "cassandra_llm_cache.semantic",
     "SemanticCandidate": "cassandra_llm_cache.semantic",
     "SemanticHit": "cassandra_llm_cache.semantic",
@@ -70,15 +76,19 @@ __all__ = [
     "BreakerState",
     "CacheOperationError",
     "CacheStats",
+    "CachedChatModel",
+    "CachedLLM",
     "CassandraCache",
     "CassandraLLMCacheError",
     "CassandraSemanticCache",
     "CircuitBreaker",
+    "CoalescedCallError",
     "ConfigurationError",
     "ErrorPolicy",
     "LatencySummary",
     "LocalEmbeddings",
     "LocalServerError",
+    "NearCache",
     "SemanticCacheStats",
     "SemanticCandidate",
     "SemanticHit",

@@ -29,3 +29,10 @@ class CacheOperationError(CassandraLLMCacheError):
 
 class LocalServerError(CassandraLLMCacheError):
     """The local Cassandra launcher could not do what was asked; the message names the fix."""
+
+
+class CoalescedCallError(CassandraLLMCacheError):
+    """A model call shared with other callers failed after part of its stream reached this one.
+
+    ``__cause__`` is the model's error. Retrying the request is safe: nothing was cached.
+    """

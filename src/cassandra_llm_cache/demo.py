@@ -1,5 +1,8 @@
 """`make demo`: the main job on a real node — a chat model slow on a miss, fast on a hit.
 
+Three parts: the exact cache through ``invoke``, a streamed miss and its replay through
+``CachedChatModel``, and the semantic cache answering a reworded question.
+
 Uses the cluster named by ``CASSANDRA_CONTACT_POINTS`` if set; otherwise starts the local node
 (and stops it again at the end unless it was already running or ``--keep-running`` is given).
 """
@@ -13,13 +16,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from cassandra_llm_cache.testing import CassandraContact, contact_from_env
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from cassandra.cluster import Session
 
@@ -55,6 +58,22 @@ class SlowChatModel(BaseChatModel):
     async def _agenerate(self, messages: list[BaseMessage], *_: Any, **__: Any) -> ChatResult:
         await asyncio.sleep(self.latency)
         return self._answer(messages)
+
+
+class SlowStreamingChatModel(SlowChatModel):
+    """Streams its answer word by word: the first word after ``latency``, then one per ``gap``."""
+
+    gap: float = 0.04
+
+    def _stream(self, *_: Any, **__: Any) -> Iterator[ChatGenerationChunk]:
+        self.calls += 1
+        time.sleep(self.latency)
+        words = f"Streamed answer number {self.calls}: tokens arrive one by one.".split(" ")
+        for index, word in enumerate(words):
+            if index:
+                time.sleep(self.gap)
+            text = word if index == 0 else " " + word
+            yield ChatGenerationChunk(message=AIMessageChunk(content=text))
 
 
 def _milliseconds(seconds: float) -> str:
@@ -114,6 +133,48 @@ def run_exact_demo(session: Session, keyspace: str, *, hits: int = 200) -> dict[
         f"{stats.errors} errors; hit rate {stats.hit_rate:.1%}"
     )
     return {"miss": miss, "hit": hit, "amiss": amiss, "ahit": ahit, "p50": p50, "p99": p99}
+
+
+def _streamed(stream: Iterator[Any]) -> tuple[float, float, int, str]:
+    """Time to the first chunk, total time, chunk count and text of one stream."""
+    began = time.perf_counter()
+    first = 0.0
+    pieces: list[str] = []
+    for chunk in stream:
+        if not pieces:
+            first = time.perf_counter() - began
+        pieces.append(str(chunk.content))
+    return first, time.perf_counter() - began, len(pieces), "".join(pieces)
+
+
+def run_streaming_demo(session: Session, keyspace: str) -> dict[str, Any]:
+    """A streamed miss (live from the model, then stored), then streamed replays of the hit."""
+    from cassandra_llm_cache import CachedChatModel, CassandraCache
+
+    cache = CassandraCache(session=session, keyspace=keyspace, table_name="demo_streaming_cache")
+    cache.clear()
+    model = SlowStreamingChatModel(latency=0.5)
+    question = "Why does Cassandra scale linearly?"
+    print("\n== Streaming through CachedChatModel (LangChain's stream() never consults a cache) ==")
+    figures: dict[str, Any] = {}
+    for label, replay in (("miss, model streams", "instant"), ("hit, instant replay", "instant")):
+        chat = CachedChatModel(model, cache, replay=replay)
+        first, total, count, text = _streamed(chat.stream(question))
+        figures[label] = (first, total, count, text)
+        print(
+            f"{label:<28} first chunk {_milliseconds(first)}, whole answer "
+            f"{_milliseconds(total)}, {count} chunks"
+        )
+    recorded = CachedChatModel(model, cache, replay="recorded")
+    first, total, count, text = _streamed(recorded.stream(question))
+    figures["hit, recorded pacing"] = (first, total, count, text)
+    print(
+        f"{'hit, recorded pacing':<28} first chunk {_milliseconds(first)}, whole answer "
+        f"{_milliseconds(total)}, {count} chunks (the model's own rhythm)"
+    )
+    same = len({entry[3] for entry in figures.values()}) == 1
+    print(f"the model ran {model.calls} time(s) for 3 streams; same text every time: {same}")
+    return {"model_calls": model.calls, "figures": figures, "same_text": same}
 
 
 def run_semantic_demo(session: Session, keyspace: str) -> dict[str, Any]:
@@ -185,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "{'class': 'SimpleStrategy', 'replication_factor': 1}"
         )
         run_exact_demo(session, DEMO_KEYSPACE, hits=args.hits)
+        run_streaming_demo(session, DEMO_KEYSPACE)
         run_semantic_demo(session, DEMO_KEYSPACE)
     finally:
         cluster.shutdown()
