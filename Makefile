@@ -73,8 +73,11 @@ bench: jars $(BENCH_STAMP)
 	  fi; }
 	$(BIN)/cassandra-llm-cache bench $(BENCH_ARGS)
 
+# Quora Question Pairs may not be shipped (non-commercial terms): pass your copy with
+# `make eval-semantic EVAL_ARGS="--quora path/to/similiar_qqp_full.json.gz"`.
+EVAL_ARGS ?=
 eval-semantic: jars
-	$(BIN)/cassandra-llm-cache eval-semantic
+	$(BIN)/cassandra-llm-cache eval-semantic $(EVAL_ARGS)
 
 server-stop: venv
 	$(BIN)/cassandra-llm-cache server stop

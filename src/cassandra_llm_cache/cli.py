@@ -314,6 +314,20 @@ def _add_eval_semantic(commands: argparse._SubParsersAction[argparse.ArgumentPar
     command.set_defaults(handler=_lazy("cassandra_llm_cache.eval._command:run_command"))
 
 
+def _add_calibrate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cassandra_llm_cache.eval._options import add_calibrate_arguments
+
+    command = commands.add_parser(
+        "calibrate",
+        help="choose the semantic threshold with the most hits under a wrong-answer bound",
+        description="Score labelled pairs with LocalEmbeddings and the guard, choose the lowest "
+        "threshold whose wrong-answer rate (its Wilson upper bound) is within --max-wrong, print "
+        "the expected figures and, with --store, store the threshold in the table.",
+    )
+    add_calibrate_arguments(command)
+    command.set_defaults(handler=_lazy("cassandra_llm_cache.eval._calibrate:run_command"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cassandra-llm-cache",
@@ -335,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         add(commands)
     _add_bench(commands)
     _add_eval_semantic(commands)
+    _add_calibrate(commands)
     return parser
 
 

@@ -57,6 +57,7 @@ from cassandra_llm_cache._policy.resilience import (
     resilience,
 )
 from cassandra_llm_cache._policy.stats import CacheStats, StatsRecorder, bound_size, tokens_of
+from cassandra_llm_cache._semantic import calibration as _calibration
 from cassandra_llm_cache._semantic import guard as _guard
 from cassandra_llm_cache._semantic.cql import (
     check_dimension,
@@ -79,13 +80,14 @@ from cassandra_llm_cache._semantic.search import SimilarSearch
 from cassandra_llm_cache._semantic.similarity import Measure, resolve_measure
 from cassandra_llm_cache._semantic.vector_writes import VectorWriteGate
 from cassandra_llm_cache._storage.connection import cache_profile, resolve_session
-from cassandra_llm_cache._storage.cql import create_keyspace_cql, identifier
+from cassandra_llm_cache._storage.cql import create_keyspace_cql, identifier, uses_md5_keys
 from cassandra_llm_cache._storage.rows import first_value, row_values
 from cassandra_llm_cache._storage.setup import Ready, Setup, SetupMode, resolve_setup_mode
 from cassandra_llm_cache._storage.store import ClearPlan, Store
 from cassandra_llm_cache._values import codec as _codec
 from cassandra_llm_cache._values.codec import DecodeError, EncodeError
-from cassandra_llm_cache._values.keys import langchain_cache_key, sha256_key
+from cassandra_llm_cache._values.keys import langchain_cache_key, md5_key, sha256_key
+from cassandra_llm_cache.near import NearCache, NearEntries, WithEpochs, near_parts
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -107,6 +109,8 @@ DEFAULT_SCORE_THRESHOLD: Final = 0.85
 DEFAULT_CANDIDATES: Final = 4
 MAX_CANDIDATES: Final = 100
 PROBE_TEXT: Final = "This is a sample sentence."
+SHA256_DIGEST_SIZE: Final = 32
+MD5_DIGEST_SIZE: Final = 16
 """What is embedded to learn the vector length when nothing else tells it (as the legacy did)."""
 
 
@@ -156,9 +160,10 @@ class CassandraSemanticCache(BaseCache):
         table_name: the table (this package's layout; created unless ``setup_mode`` is OFF).
         distance_metric: deprecated alias of ``similarity_measure`` (wins when given).
         score_threshold: the similarity a candidate needs for a hit, on the measure's scale
-            (cosine; for "l2" a maximum distance). Default: the embedding's
-            ``recommended_score_threshold`` if it has one (``LocalEmbeddings``: 0.97), else the
-            legacy 0.85.
+            (cosine; for "l2" a maximum distance). Default: the threshold stored with the
+            table by ``cassandra-llm-cache calibrate --store`` (read during setup), else the
+            embedding's ``recommended_score_threshold`` if it has one (``LocalEmbeddings``:
+            0.97), else the legacy 0.85.
         ttl_seconds: entries expire this many seconds after being written (None: no TTL of
             their own; the table's default_time_to_live applies, as in the legacy class).
         skip_provisioning: deprecated; ``True`` means ``setup_mode=SetupMode.OFF``.
@@ -184,6 +189,8 @@ class CassandraSemanticCache(BaseCache):
         keyspace_replication, execution_profile, telemetry: as for the exact cache.
         on_error, request_timeout, circuit_breaker, read_consistency, write_consistency,
             max_value_bytes, should_cache: as for the exact cache (``docs/resilience.md``).
+        near_cache: as for the exact cache: identical prompts found by key are kept in this
+            process's memory (similar-prompt hits never are).
             Under the default ``on_error="miss"`` a lookup whose key read fails is a miss
             without computing an embedding. ``request_timeout`` bounds each of a lookup's
             two requests (the key read and the vector search).
@@ -218,6 +225,7 @@ class CassandraSemanticCache(BaseCache):
         write_consistency: str | int = DEFAULT_WRITE_CONSISTENCY,
         max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
         should_cache: ShouldCache | None = None,
+        near_cache: NearCache | bool | None = None,
     ) -> None:
         self._policy = resilience(
             on_error,
@@ -240,14 +248,14 @@ class CassandraSemanticCache(BaseCache):
         self._measure: Measure = resolve_measure(similarity_measure, distance_metric)
         self._embedding = embedding
         self._threshold = _check_threshold(score_threshold, embedding)
+        # Without an explicit threshold, one calibrated and stored with the table wins.
+        self._threshold_explicit = score_threshold is not None
         self._table_name = identifier(table_name, "table name")
         self._ttl_seconds = ttl_seconds
         self._ttl = check_ttl(ttl_seconds)
         self._namespace = check_namespace(namespace)
         self._guard = bool(guard)
-        if verifier is not None and not callable(verifier):
-            raise ConfigurationError("verifier must be a callable (prompt, candidate) -> bool")
-        self._verifier = verifier
+        self._verifier = _check_verifier(verifier)
         self._candidates = _check_candidates(candidates)
         self._store_plaintext = bool(store_plaintext)
         self._mode = resolve_setup_mode(setup_mode, skip_provisioning)
@@ -274,6 +282,13 @@ class CassandraSemanticCache(BaseCache):
             observe=self._stats.observe,
         )
         self._lock = threading.Lock()
+        self._near_options, self._near, self._bumps = near_parts(
+            near_cache,
+            self._store,
+            keyspace=self._keyspace,
+            table=self._table_name,
+            namespace=self._namespace,
+        )
         self._active: _SemanticLayout | None = None
         self._setup: Setup | None = None
         dimension = _known_dimension(embedding_dimension, embedding)
@@ -290,7 +305,7 @@ class CassandraSemanticCache(BaseCache):
             except CassandraLLMCacheError as exc:
                 _explain(exc)
                 raise
-            self._activate(ready)
+            self._activate(ready, wait_near=True)
 
     # --- BaseCache --------------------------------------------------------------------------------
 
@@ -332,6 +347,8 @@ class CassandraSemanticCache(BaseCache):
         page = self._writes.run(lambda: self._store.execute(statement, values, operation="update"))
         if not page.failed:
             self._stats.write(nbytes=bound_size(values))
+        if self._near is not None:
+            self._near.discard(write.key)
 
     @override
     async def aupdate(
@@ -361,6 +378,8 @@ class CassandraSemanticCache(BaseCache):
         )
         if not page.failed:
             self._stats.write(nbytes=bound_size(values))
+        if self._near is not None:
+            self._near.discard(write.key)
 
     @override
     def clear(self, **kwargs: Any) -> None:
@@ -370,13 +389,21 @@ class CassandraSemanticCache(BaseCache):
         only this namespace's entries.
         """
         layout = self._layout()
-        self._store.clear(layout.clear_plan(clear_target(kwargs)))
+        plan = layout.clear_plan(clear_target(kwargs))
+        self._store.clear(plan)
+        if self._near is not None:
+            self._near.clear()
+        self._bumps.bump(whole_table=plan.truncate is not None)
 
     @override
     async def aclear(self, **kwargs: Any) -> None:
         """Async :meth:`clear`."""
         layout = await self._alayout()
-        await self._store.aclear(layout.clear_plan(clear_target(kwargs)))
+        plan = layout.clear_plan(clear_target(kwargs))
+        await self._store.aclear(plan)
+        if self._near is not None:
+            self._near.clear()
+        await self._bumps.abump(whole_table=plan.truncate is not None)
 
     # --- lookups with the hit's id and score ----------------------------------------------------
 
@@ -386,13 +413,12 @@ class CassandraSemanticCache(BaseCache):
         if layout is None:
             self._stats.miss()
             return None
-        page = self._store.execute(*layout.select(prompt, llm_string), operation="lookup")
-        if page.failed:  # the database is failing: no embedding, no vector search
-            self._stats.miss()
-            return None
-        exact = self._exact_hit(layout, prompt, llm_string, page.rows)
+        exact, failed = self._exact_first(layout, prompt, llm_string)
         if exact is not None:
             return exact
+        if failed:  # the database is failing: no embedding, no vector search
+            self._stats.miss()
+            return None
         parts = split_prompt(prompt)
         vector = self._usable(self._memo.get(parts.text), layout) if parts.text else None
         if vector is None:
@@ -400,7 +426,7 @@ class CassandraSemanticCache(BaseCache):
             return None
         search = self._search(layout, vector, llm_string, parts.context, self._candidates)
         rows = self._searched(search, operation="lookup")
-        screen = _Screen(self, parts.text, llm_string, everything=False)
+        screen = _Screen(self, layout, parts.text, llm_string, everything=False)
         for candidate in screen.candidates(rows):
             if self._verifier is not None and not self._verified(prompt, candidate):
                 continue
@@ -414,13 +440,12 @@ class CassandraSemanticCache(BaseCache):
         if layout is None:
             self._stats.miss()
             return None
-        page = await self._store.aexecute(*layout.select(prompt, llm_string), operation="lookup")
-        if page.failed:
-            self._stats.miss()
-            return None
-        exact = self._exact_hit(layout, prompt, llm_string, page.rows)
+        exact, failed = await self._aexact_first(layout, prompt, llm_string)
         if exact is not None:
             return exact
+        if failed:
+            self._stats.miss()
+            return None
         parts = split_prompt(prompt)
         vector = self._usable(await self._memo.aget(parts.text), layout) if parts.text else None
         if vector is None:
@@ -428,13 +453,64 @@ class CassandraSemanticCache(BaseCache):
             return None
         search = self._search(layout, vector, llm_string, parts.context, self._candidates)
         rows = await self._asearched(search, operation="lookup")
-        screen = _Screen(self, parts.text, llm_string, everything=False)
+        screen = _Screen(self, layout, parts.text, llm_string, everything=False)
         for candidate in screen.candidates(rows):
             if self._verifier is not None and not await self._averified(prompt, candidate):
                 continue
             return self._hit(candidate)
         self._stats.miss()
         return None
+
+    def _exact_first(
+        self, layout: _SemanticLayout, prompt: str, llm_string: str
+    ) -> tuple[SemanticHit | None, bool]:
+        """The identical prompt's hit by key (from the near cache if it has it), and whether the
+        key read failed."""
+        statement, key = layout.select(prompt, llm_string)
+        near = self._near
+        if near is None:
+            page = self._store.execute(statement, key, operation="lookup")
+            return self._exact_hit(layout, prompt, llm_string, page.rows), page.failed
+        kept = self._near_hit(near, layout, prompt, llm_string, key)
+        if kept is not None:
+            return kept, False
+        ticket = near.ticket()
+        page = self._store.execute(statement, key, operation="lookup")
+        hit = self._exact_hit(layout, prompt, llm_string, page.rows)
+        if hit is not None:
+            near.keep(key, page.rows[0], ticket)
+        return hit, page.failed
+
+    async def _aexact_first(
+        self, layout: _SemanticLayout, prompt: str, llm_string: str
+    ) -> tuple[SemanticHit | None, bool]:
+        statement, key = layout.select(prompt, llm_string)
+        near = self._near
+        if near is None:
+            page = await self._store.aexecute(statement, key, operation="lookup")
+            return self._exact_hit(layout, prompt, llm_string, page.rows), page.failed
+        kept = self._near_hit(near, layout, prompt, llm_string, key)
+        if kept is not None:
+            return kept, False
+        ticket = near.ticket()
+        page = await self._store.aexecute(statement, key, operation="lookup")
+        hit = self._exact_hit(layout, prompt, llm_string, page.rows)
+        if hit is not None:
+            near.keep(key, page.rows[0], ticket)
+        return hit, page.failed
+
+    def _near_hit(
+        self,
+        near: NearEntries,
+        layout: _SemanticLayout,
+        prompt: str,
+        llm_string: str,
+        key: tuple[object, ...],
+    ) -> SemanticHit | None:
+        kept = near.get(key)
+        if kept is None:
+            return None
+        return self._exact_hit(layout, prompt, llm_string, [(kept,)], near=True)
 
     def lookup_with_id(self, prompt: str, llm_string: str) -> tuple[str, RETURN_VAL_TYPE] | None:
         """``(document_id, generations)`` of the hit, or None (the legacy method)."""
@@ -486,7 +562,8 @@ class CassandraSemanticCache(BaseCache):
         limit = _check_candidates(limit or self._candidates)
         search = self._search(layout, vector, llm_string, parts.context, limit, everything=True)
         rows = self._searched(search, operation="search")
-        return list(_Screen(self, parts.text, llm_string, everything=True).candidates(rows))
+        screen = _Screen(self, layout, parts.text, llm_string, everything=True)
+        return list(screen.candidates(rows))
 
     def _search(
         self,
@@ -524,22 +601,34 @@ class CassandraSemanticCache(BaseCache):
     def delete(self, prompt: str, llm_string: str) -> None:
         """Remove the entry of exactly ``prompt`` and ``llm_string``, if there is one."""
         layout = self._layout()
-        self._store.execute(*layout.delete(prompt, llm_string), operation="delete")
+        self._deleted(*layout.delete(prompt, llm_string))
 
     async def adelete(self, prompt: str, llm_string: str) -> None:
         """Async :meth:`delete`."""
         layout = await self._alayout()
-        await self._store.aexecute(*layout.delete(prompt, llm_string), operation="delete")
+        await self._adeleted(*layout.delete(prompt, llm_string))
 
     def delete_by_document_id(self, document_id: str) -> None:
         """Remove the entry a lookup returned ``document_id`` for (in this namespace)."""
         layout = self._layout()
-        self._store.execute(*layout.delete_id(document_id), operation="delete")
+        self._deleted(*layout.delete_id(document_id))
 
     async def adelete_by_document_id(self, document_id: str) -> None:
         """Async :meth:`delete_by_document_id`."""
         layout = await self._alayout()
-        await self._store.aexecute(*layout.delete_id(document_id), operation="delete")
+        await self._adeleted(*layout.delete_id(document_id))
+
+    def _deleted(self, statement: PreparedStatement, key: tuple[object, ...]) -> None:
+        self._store.execute(statement, key, operation="delete")
+        if self._near is not None:
+            self._near.discard(key)
+        self._bumps.bump(whole_table=False)
+
+    async def _adeleted(self, statement: PreparedStatement, key: tuple[object, ...]) -> None:
+        await self._store.aexecute(statement, key, operation="delete")
+        if self._near is not None:
+            self._near.discard(key)
+        await self._bumps.abump(whole_table=False)
 
     # --- introspection --------------------------------------------------------------------------
 
@@ -549,7 +638,8 @@ class CassandraSemanticCache(BaseCache):
 
     def document_id(self, prompt: str, llm_string: str) -> str:
         """The id the entry of ``prompt`` and ``llm_string`` has (or would have) in this cache."""
-        return document_id(sha256_key(prompt), sha256_key(llm_string))
+        # The table decides how keys are hashed (md5 if migrated from langchain_community).
+        return self._layout().document_id(prompt, llm_string)
 
     def stats(self) -> SemanticCacheStats:
         """Hits (exact and semantic), misses, writes, errors and rejections since creation."""
@@ -591,13 +681,16 @@ class CassandraSemanticCache(BaseCache):
             f"table_name={self._table_name!r}, namespace={self._namespace!r}, "
             f"similarity_measure={self._measure.name!r}, score_threshold={self._threshold!r}, "
             f"guard={self._guard!r}, ttl_seconds={self._ttl_seconds!r}, "
-            f"setup_mode=SetupMode.{self._mode.name}{options_suffix(self._policy.describe())})"
+            f"setup_mode=SetupMode.{self._mode.name}{options_suffix(self._policy.describe())}"
+            f"{f', near_cache={self._near_options!r}' if self._near_options is not None else ''})"
         )
 
     # --- setup ------------------------------------------------------------------------------------
 
     def _start_setup(self, dimension: int | None) -> Setup:
-        spec = _SemanticTableSpec(self, dimension)
+        spec: _SemanticTableSpec | WithEpochs = _SemanticTableSpec(self, dimension)
+        if self._near is not None:
+            spec = WithEpochs(spec, self._session, self._keyspace)
         return Setup(
             self._session,
             self._keyspace,
@@ -674,19 +767,55 @@ class CassandraSemanticCache(BaseCache):
                 self._setup = self._start_setup(dimension)
             return self._setup
 
-    def _activate(self, ready: Ready) -> _SemanticLayout:
+    def _activate(self, ready: Ready, *, wait_near: bool = False) -> _SemanticLayout:
+        """Adopt a finished setup (once); ``wait_near``: also wait for the near cache's first
+        epoch read (the SYNC constructor, so that its first hits are kept)."""
         active = self._active
         if active is None:
             self._store.adopt(ready.statements)
+            self._bumps.adopt(ready.statements)
+            if self._near is not None:
+                self._near.attach(
+                    self._store,
+                    ready.statements,
+                    table=self._table_name,
+                    namespace=self._namespace,
+                    consistency=self._policy.write_consistency,
+                )
+            if wait_near and self._near is not None:
+                self._near.wait_ready(self._policy.request_timeout)
             dimension = table_dimension(ready.table, where=self._where)
-            active = _SemanticLayout(ready.statements, self, dimension)
+            self._adopt_stored_threshold(ready.table.comment)
+            # A table migrated from langchain_community keeps its md5 keys (see _semantic.cql).
+            md5_keys = uses_md5_keys(ready.table)
+            active = _SemanticLayout(ready.statements, self, dimension, md5_keys=md5_keys)
             self._active = active
         return active
+
+    def _adopt_stored_threshold(self, comment: str) -> None:
+        # `cassandra-llm-cache calibrate --store` marks the table's comment; the comment comes
+        # with the schema setup reads anyway, so every process picks it up at no extra cost.
+        stored = _calibration.parse(comment)
+        if self._threshold_explicit or stored is None:
+            return
+        if stored.measure != self._measure.name:
+            self._report(
+                f"{self._where} stores a threshold for the {stored.measure!r} measure; this "
+                f"cache uses {self._measure.name!r} and keeps its default threshold"
+            )
+            return
+        self._threshold = stored.threshold
 
     # --- shared by the sync and async paths -----------------------------------------------------
 
     def _exact_hit(
-        self, layout: _SemanticLayout, prompt: str, llm_string: str, rows: Sequence[Any]
+        self,
+        layout: _SemanticLayout,
+        prompt: str,
+        llm_string: str,
+        rows: Sequence[Any],
+        *,
+        near: bool = False,
     ) -> SemanticHit | None:
         if not rows:
             return None
@@ -694,7 +823,7 @@ class CassandraSemanticCache(BaseCache):
         generations = self._decoded(body)
         if generations is None:
             return None
-        self._stats.hit(nbytes=bound_size((body,)), tokens=tokens_of(generations))
+        self._stats.hit(nbytes=bound_size((body,)), tokens=tokens_of(generations), near=near)
         self._count(0)
         best = 1.0 if self._measure.higher_is_closer else 0.0
         return SemanticHit(layout.document_id(prompt, llm_string), generations, best, exact=True)
@@ -794,7 +923,13 @@ class _Screen:
     """Turns search rows into candidates: threshold, guard, then a readable value."""
 
     def __init__(
-        self, cache: CassandraSemanticCache, prompt: str, llm_string: str, *, everything: bool
+        self,
+        cache: CassandraSemanticCache,
+        layout: _SemanticLayout,
+        prompt: str,
+        llm_string: str,
+        *,
+        everything: bool,
     ) -> None:
         self._measure = cache._measure  # noqa: SLF001 - the screen is part of the cache
         self._threshold = cache._threshold  # noqa: SLF001
@@ -802,7 +937,7 @@ class _Screen:
         self._everything = everything
         self._rejected = cache._guard_rejected  # noqa: SLF001
         self._decoded = cache._decoded  # noqa: SLF001
-        self._llm_key = sha256_key(llm_string)
+        self._llm_key = layout.digest(llm_string)
         self._query = _guard.signature(prompt)
 
     def candidates(self, rows: Sequence[Any]) -> Iterator[SemanticCandidate]:
@@ -878,21 +1013,25 @@ class _SemanticTableSpec:
 class _SemanticLayout:
     """Keys and bind values for the semantic table (no I/O)."""
 
-    __slots__ = ("_namespace", "_plaintext", "_statements", "dimension")
+    __slots__ = ("_digest_size", "_namespace", "_plaintext", "_statements", "digest", "dimension")
 
     def __init__(
         self,
         statements: Mapping[str, PreparedStatement],
         cache: CassandraSemanticCache,
         dimension: int,
+        *,
+        md5_keys: bool = False,
     ) -> None:
         self._statements = statements
         self._namespace = cache._namespace  # noqa: SLF001 - the layout is part of the cache
         self._plaintext = cache._store_plaintext  # noqa: SLF001
         self.dimension = dimension
+        self.digest: Callable[[str], bytes] = md5_key if md5_keys else sha256_key
+        self._digest_size = MD5_DIGEST_SIZE if md5_keys else SHA256_DIGEST_SIZE
 
     def _key(self, prompt: str, llm_string: str) -> tuple[str, bytes, bytes]:
-        return self._namespace, sha256_key(llm_string), sha256_key(prompt)
+        return self._namespace, self.digest(llm_string), self.digest(prompt)
 
     def document_id(self, prompt: str, llm_string: str) -> str:
         _, llm_key, prompt_key = self._key(prompt, llm_string)
@@ -909,7 +1048,7 @@ class _SemanticLayout:
         wanted: int,
         keeps: Callable[[float], bool],
     ) -> SimilarSearch:
-        llm_key = sha256_key(llm_string)
+        llm_key = self.digest(llm_string)
         return SimilarSearch(
             self._statements,
             vector,
@@ -947,7 +1086,7 @@ class _SemanticLayout:
         return self._statements["delete"], self._key(prompt, llm_string)
 
     def delete_id(self, value: str) -> tuple[PreparedStatement, tuple[object, ...]]:
-        prompt_key, llm_key = parse_document_id(value)
+        prompt_key, llm_key = parse_document_id(value, self._digest_size)
         return self._statements["delete"], (self._namespace, llm_key, prompt_key)
 
     def clear_plan(self, llm_string: str | None) -> ClearPlan:
@@ -962,7 +1101,7 @@ class _SemanticLayout:
                 delete=delete,
                 to_delete=lambda rows: [(namespace, *row_values(row)) for row in rows],
             )
-        llm_key = sha256_key(llm_string)
+        llm_key = self.digest(llm_string)
         return ClearPlan(
             scan=self._statements["scan_model"],
             scan_values=(namespace, llm_key),
@@ -998,6 +1137,12 @@ def _check_threshold(score_threshold: object, embedding: Embeddings) -> float:
     ):
         raise ConfigurationError("score_threshold must be a finite number")
     return float(score_threshold)
+
+
+def _check_verifier(verifier: Callable[..., Any] | None) -> Any:
+    if verifier is not None and not callable(verifier):
+        raise ConfigurationError("verifier must be a callable (prompt, candidate) -> bool")
+    return verifier
 
 
 def _check_candidates(candidates: object) -> int:

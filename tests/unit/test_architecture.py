@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("policy", ("_policy",)),
     ("storage", ("_storage",)),
     ("semantic internals", ("_semantic",)),
-    ("caches", ("exact", "semantic", "embeddings", "streaming")),
+    ("caches", ("exact", "semantic", "embeddings", "streaming", "near")),
     ("tools", ("__init__", "testing", "server", "cli", "demo", "admin", "bench", "eval")),
 ]
 
@@ -33,6 +33,7 @@ DOCUMENTED_MODULES = [
     "cassandra_llm_cache.exact",
     "cassandra_llm_cache.semantic",
     "cassandra_llm_cache.embeddings",
+    "cassandra_llm_cache.near",
     "cassandra_llm_cache.testing",
     "cassandra_llm_cache.server",
     "cassandra_llm_cache.admin",

@@ -1,7 +1,9 @@
 """The semantic cache's table, indexes and statements; vector checks; server errors (pure).
 
 One partition per entry, keyed like the exact cache's (namespace, SHA-256 of the llm_string,
-SHA-256 of the prompt), so an identical prompt is answered by a primary-key read. Each entry
+SHA-256 of the prompt; md5 in a table migrated from langchain_community, marked in its comment,
+since that table keeps only the md5 of each llm_string), so an identical prompt is answered by a
+primary-key read. Each entry
 carries ``scope``, the hex digest of (namespace, llm_string, prompt context - see
 ``_semantic.prompt_text``), indexed by SAI next to the vectors: a search is the table's nearest
 keys and scopes first, and the scope-filtered ANN query only when those cannot decide
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Final
 from cassandra_llm_cache._errors import ConfigurationError, SetupError
 from cassandra_llm_cache._storage.cql import (
     EXACT_TABLE_OPTIONS,
+    MD5_KEYS_MARK,
     TableInfo,
     qualified,
     quote,
@@ -43,13 +46,13 @@ SEMANTIC_COLUMNS: Final = {
     "prompt": "text",
 }
 SEMANTIC_PARTITION_KEY: Final = ("namespace", "llm_key", "prompt_key")
-SEMANTIC_TABLE_OPTIONS: Final = (
-    *(option for option in EXACT_TABLE_OPTIONS if not option.startswith("comment")),
-    "comment = 'cassandra-llm-cache semantic cache'",
+SEMANTIC_TABLE_COMMENT: Final = "cassandra-llm-cache semantic cache"
+SEMANTIC_TABLE_OPTIONS: Final = tuple(
+    option for option in EXACT_TABLE_OPTIONS if not option.startswith("comment")
 )
 MAX_DIMENSION: Final = 8192
 # The columns of langchain_community's semantic cache table (cassio's metadata vector table).
-_LEGACY_COLUMNS: Final = frozenset(
+LEGACY_SEMANTIC_COLUMNS: Final = frozenset(
     {"row_id", "body_blob", "vector", "attributes_blob", "metadata_s"}
 )
 _VECTOR_TYPE: Final = re.compile(r"vector<float,\s*(\d+)>")
@@ -110,11 +113,16 @@ def scope_index_name(table: str) -> str:
     return f"{table}_scope"
 
 
-def semantic_table_cql(keyspace: str, table: str, dimension: int) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` for a semantic cache with ``dimension``-long vectors."""
+def semantic_table_cql(keyspace: str, table: str, dimension: int, *, md5_keys: bool = False) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for a semantic cache with ``dimension``-long vectors.
+
+    ``md5_keys``: the keys are md5 digests (marked in the comment), for entries migrated from
+    langchain_community's table, which keeps only the md5 of each llm_string.
+    """
     columns = {**SEMANTIC_COLUMNS, VECTOR_COLUMN: f"vector<float, {dimension}>"}
     body = ",\n".join(f"    {name} {cql_type}" for name, cql_type in columns.items())
-    options = "\n    AND ".join(SEMANTIC_TABLE_OPTIONS)
+    comment = f"{SEMANTIC_TABLE_COMMENT} {MD5_KEYS_MARK}" if md5_keys else SEMANTIC_TABLE_COMMENT
+    options = "\n    AND ".join((*SEMANTIC_TABLE_OPTIONS, f"comment = '{comment}'"))
     return (
         f"CREATE TABLE IF NOT EXISTS {qualified(keyspace, table)} (\n{body},\n"
         f"    PRIMARY KEY (({', '.join(SEMANTIC_PARTITION_KEY)}))\n) WITH {options}"
@@ -156,7 +164,7 @@ def table_dimension(info: TableInfo, *, where: str) -> int:
         or info.partition_key != SEMANTIC_PARTITION_KEY
         or any(info.columns.get(name) != cql_type for name, cql_type in required.items())
     ):
-        if set(info.columns) >= _LEGACY_COLUMNS:
+        if is_legacy_semantic(info):
             msg = (
                 f"table {where} was written by langchain_community's CassandraSemanticCache; "
                 "its layout (plaintext prompts, md5 keys) is not served in place: pass another "
@@ -169,6 +177,19 @@ def table_dimension(info: TableInfo, *, where: str) -> int:
             f"(columns: {columns}); choose another table_name"
         )
         raise ConfigurationError(msg)
+    return int(found.group(1))
+
+
+def is_legacy_semantic(info: TableInfo) -> bool:
+    """Whether ``info`` is langchain_community's semantic cache table (cassio's layout)."""
+    return set(info.columns) >= LEGACY_SEMANTIC_COLUMNS and info.partition_key == ("row_id",)
+
+
+def legacy_dimension(info: TableInfo, *, where: str) -> int:
+    """The vector length of a legacy semantic table (its ``vector`` column)."""
+    found = _VECTOR_TYPE.fullmatch(info.columns.get("vector", "").replace(" ", ""))
+    if found is None:
+        raise ConfigurationError(f"table {where} has no vector<float, n> column 'vector'")
     return int(found.group(1))
 
 
@@ -223,8 +244,13 @@ def document_id(prompt_key: bytes, llm_key: bytes) -> str:
     return f"{prompt_key.hex()}-{llm_key.hex()}"
 
 
-def parse_document_id(value: object) -> tuple[bytes, bytes]:
-    """(prompt_key, llm_key) of a ``document_id``; ConfigurationError if it is not one."""
+def parse_document_id(
+    value: object, digest_size: int = hashlib.sha256().digest_size
+) -> tuple[bytes, bytes]:
+    """(prompt_key, llm_key) of a ``document_id``; ConfigurationError if it is not one.
+
+    ``digest_size`` is 16 in a table keyed with md5 (migrated from langchain_community).
+    """
     if isinstance(value, str):
         prompt_hex, _, llm_hex = value.partition("-")
         try:
@@ -232,9 +258,11 @@ def parse_document_id(value: object) -> tuple[bytes, bytes]:
         except ValueError:
             pass
         else:
-            if len(prompt_key) == len(llm_key) == hashlib.sha256().digest_size:
+            if len(prompt_key) == len(llm_key) == digest_size:
                 return prompt_key, llm_key
-    raise ConfigurationError("not a document id of this cache (expected '<64 hex>-<64 hex>')")
+    digits = digest_size * 2
+    msg = f"not a document id of this cache (expected '<{digits} hex>-<{digits} hex>')"
+    raise ConfigurationError(msg)
 
 
 def explain_setup_failure(error: BaseException) -> SetupError | None:

@@ -61,6 +61,10 @@ _TOKEN: Final = re.compile(
     re.VERBOSE,
 )
 _VERSION: Final = re.compile(r"v\d+(?:\.\d+)*")
+_ELISION: Final = re.compile(
+    r"(?<![\w'\u2019])((?:[cdjlmnstCDJLMNST]|[Qq]u)['\u2019])(?=[A-ZÀ-ÖØ-Þ])"
+)
+_OTHER_UNITS: Final = words.UNIT_WORDS_OTHER_LANGUAGES
 _POLES_OF_WORD: Final[dict[str, list[tuple[str, str]]]] = defaultdict(list)
 for _group, (_plus, _minus) in words.OPPOSITES.items():
     for _word in _plus:
@@ -297,10 +301,13 @@ def _note_meaning(tokens: list[_Token], index: int, features: _Features) -> None
     token = tokens[index]
     lower = _normal_word(token.text)
     interjection = lower == "no" and token.initial and token.after == ","  # "No, it does not."
-    if (lower in words.NEGATIONS or lower.endswith("n't")) and not interjection:
+    negation = lower in words.NEGATIONS or lower in words.NEGATIONS_OTHER_LANGUAGES
+    if (negation or lower.endswith("n't")) and not interjection:
         features.negations += 1
-    if lower in ("how", "what") and _word_at(tokens, index + 1) in ("many", "much"):
+    if (lower, _word_at(tokens, index + 1)) in words.HOW_MANY_PAIRS:
         features.how_many_at.append(index + 1)
+    elif lower in words.HOW_MANY_WORDS:
+        features.how_many_at.append(index)
     asked = token.initial or _word_at(tokens, index - 1) in words.QUESTION_LEADS
     if lower in words.QUESTION_WORDS and asked:
         features.questions.add("who" if lower.startswith("who") else lower)
@@ -318,9 +325,11 @@ def _consume_unit_word(tokens: list[_Token], index: int, features: _Features) ->
     if token.text in words.CURRENCY_CODES:
         unit = token.text.lower()
     else:
-        unit = _lookup(lower, words.UNIT_WORDS)
+        unit = _lookup(lower, words.UNIT_WORDS) or _lookup(lower, _OTHER_UNITS)
     if unit is None and index - features.quantity_at <= _UNIT_WINDOW:
-        unit = _lookup(lower, words.UNIT_WORDS_AFTER_NUMBER)
+        unit = _lookup(lower, words.UNIT_WORDS_AFTER_NUMBER) or _lookup(
+            lower, words.UNIT_WORDS_AFTER_NUMBER_OTHER_LANGUAGES
+        )
     if unit is None and (index - features.article_at == 1 or lower.endswith("s")):
         time_unit = _lookup(lower, words.UNIT_WORDS_AFTER_NUMBER)
         unit = time_unit if time_unit in words.TIME_UNITS else None
@@ -400,10 +409,13 @@ def _flow(tokens: list[_Token]) -> tuple[str, ...]:
 
 
 def _ordered_names(tokens: list[_Token], features: _Features) -> tuple[str, ...]:
-    """The names, in order, of a sentence comparing them with "than" ("Is X faster than Y")."""
+    """The names, in order, of a sentence comparing them with "than" ("Is X faster than Y").
+
+    Also "als" and "que" ("Ist X schneller als Y", "X est-il plus rapide que Y").
+    """
     names = features.entities | features.weak_entities
     for token in tokens:
-        if token.kind == "word" and token.text.lower() == "than":
+        if token.kind == "word" and token.text.lower() in words.COMPARISON_WORDS:
             sentence = [t.key for t in tokens if t.sentence == token.sentence and t.key in names]
             return tuple(key for key in sentence if key is not None)
     return ()
@@ -451,7 +463,12 @@ def _name(token: _Token, lower: str) -> bool | None:
 
 
 def _normalise_phrases(text: str) -> str:
-    """Fold multi-word names into one token ("machine learning" -> "ML")."""
+    """Fold multi-word names into one token ("machine learning" -> "ML").
+
+    An elided article before a capital is split off ("l'Allemagne" -> "l' Allemagne"), so that
+    the name after it counts as a name.
+    """
+    text = _ELISION.sub(r"\1 ", text)
     return words.PHRASES.sub(lambda m: words.PHRASE_ABBREVIATIONS[m.group().lower()], text)
 
 

@@ -601,3 +601,102 @@ PHRASES: Final = re.compile(
     + r")\b",
     re.IGNORECASE,
 )
+
+# -- beyond English -------------------------------------------------------------------------------
+# The checks that do not depend on the language (numbers, units and their conversion direction,
+# the order of compared names) need a few words of each language to find what they compare: unit
+# names, "how many" and "than". German, French and Spanish are covered; in other languages digits,
+# symbols (%, €, °) and abbreviations after a number ("5 km") still count.
+UNIT_WORDS_OTHER_LANGUAGES: Final = {
+    # German (nouns are capitalised, compared in lower case)
+    "meile": "mile",
+    "meilen": "mile",
+    "zentimeter": "centimeter",
+    "millimeter": "millimeter",
+    "kilogramm": "kilogram",
+    "gramm": "gram",
+    "milligramm": "milligram",
+    "pfund": "pound",
+    "unze": "ounce",
+    "unzen": "ounce",
+    "stunde": "hour",
+    "stunden": "hour",
+    "minuten": "minute",
+    "sekunde": "second",
+    "sekunden": "second",
+    "woche": "week",
+    "wochen": "week",
+    "prozent": "percent",
+    "kalorien": "calorie",
+    # French
+    "kilomètre": "kilometer",
+    "mètre": "meter",
+    "centimètre": "centimeter",
+    "millimètre": "millimeter",
+    "kilogramme": "kilogram",
+    "gramme": "gram",
+    "milligramme": "milligram",
+    "heure": "hour",
+    "seconde": "second",
+    "semaine": "week",
+    "pourcent": "percent",
+    # Spanish
+    "milla": "mile",
+    "kilómetro": "kilometer",
+    "centímetro": "centimeter",
+    "milímetro": "millimeter",
+    "kilogramo": "kilogram",
+    "gramo": "gram",
+    "miligramo": "milligram",
+    "libra": "pound",
+    "onza": "ounce",
+    "litro": "liter",
+    "minuto": "minute",
+    "segundo": "second",
+    "semana": "week",
+    "caloría": "calorie",
+}
+# Units only right after a number in these languages ("Grad" is also "degree" of anything).
+UNIT_WORDS_AFTER_NUMBER_OTHER_LANGUAGES: Final = {
+    "grad": "degree",
+    "degré": "degree",
+    "grado": "degree",
+    "metro": "meter",
+    "jour": "day",
+    "tag": "day",
+    "tage": "day",
+    "tagen": "day",
+    "día": "day",
+    "jahr": "year",
+    "jahre": "year",
+    "jahren": "year",
+    "année": "year",
+    "año": "year",
+    "monat": "month",
+    "monate": "month",
+    "monaten": "month",
+    "mes": "month",
+    "meses": "month",
+    "mois": "month",
+}
+# "How many" before a unit makes it the target of a conversion ("wie viele Kilometer sind ...").
+HOW_MANY_PAIRS: Final = frozenset(
+    {
+        ("how", "many"),
+        ("how", "much"),
+        ("what", "many"),
+        ("what", "much"),
+        ("wie", "viele"),
+        ("wie", "viel"),
+        ("combien", "de"),
+        ("combien", "d"),
+    }
+)
+HOW_MANY_WORDS: Final = frozenset({"cuántos", "cuántas", "cuánto", "cuánta", "cuantos", "cuantas"})
+# The word of a comparison after which the order of the compared names matters.
+COMPARISON_WORDS: Final = frozenset({"than", "als", "que"})
+NEGATIONS_OTHER_LANGUAGES: Final = _set(
+    "nicht kein keine keinen keinem keiner keines nie niemals ohne "
+    "pas jamais sans aucun aucune "
+    "nunca jamás ningún ninguna ninguno tampoco"
+)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def run_command(args: argparse.Namespace) -> int:
     """Evaluate on the node, write ``semantic-quality.md``/``.png`` to ``args.output``."""
     from cassandra_llm_cache.embeddings import LOCAL_EMBEDDINGS_SCORE_THRESHOLD
-    from cassandra_llm_cache.eval import _report, _results
+    from cassandra_llm_cache.eval import _public_report, _report, _results
 
     def progress(message: str) -> None:
         if not args.quiet:
@@ -36,22 +36,38 @@ def run_command(args: argparse.Namespace) -> int:
         markdown = args.output / "semantic-quality.md"
         picture = args.output / "semantic-quality.png"
         default = LOCAL_EMBEDDINGS_SCORE_THRESHOLD
+        public_picture = args.output / "semantic-quality-public.png"
         markdown.write_text(
-            _report.render(result, outcomes, chosen, default=default, plot_name=picture.name),
+            _report.render(
+                result,
+                outcomes,
+                chosen,
+                default=default,
+                plot_name=picture.name,
+                public_plot_name=public_picture.name,
+                max_wrong=args.max_wrong,
+            ),
             encoding="utf-8",
         )
         _report.plot(outcomes, picture, default=default)
-        print(f"wrote {markdown} and {picture}")
+        if result.public:
+            _public_report.plot(result, public_picture, default=default)
+        print(f"wrote {markdown}, {picture} and {public_picture}")
     return 0
 
 
 def _run(args: argparse.Namespace, progress: Callable[[str], None]) -> RunResult:
     from cassandra_llm_cache._storage.cql import identifier
     from cassandra_llm_cache.embeddings import LocalEmbeddings
-    from cassandra_llm_cache.eval import _runner
+    from cassandra_llm_cache.eval import _public, _runner
     from cassandra_llm_cache.eval._node import session_for
 
     points = [p.strip() for p in args.contact_points.split(",")] if args.contact_points else None
+    public = [_public.sts2016()]
+    if args.quora is not None:
+        public.append(_public.quora(args.quora, limit=args.quora_limit))
+    if args.askubuntu is not None:
+        public.append(_public.askubuntu(args.askubuntu))
     keyspace = identifier(args.keyspace, "keyspace name")
     embedding = LocalEmbeddings()
     try:
@@ -65,6 +81,7 @@ def _run(args: argparse.Namespace, progress: Callable[[str], None]) -> RunResult
                 candidates=args.candidates,
                 latency_samples=args.latency_samples,
                 keep_table=args.keep_table,
+                public=public,
                 progress=progress,
             )
     finally:

@@ -89,3 +89,42 @@ def hard_pairs(limit_per_kind: int | None = None) -> tuple[HardPair, ...]:
         taken[group] = taken.get(group, 0) + 1
         result.append(pair)
     return tuple(result)
+
+
+MULTILINGUAL_FILE: Final = "multilingual_near_misses.jsonl"
+
+
+@dataclass(frozen=True)
+class LanguagePair:
+    """A written near miss (or same-meaning control) in a language other than English."""
+
+    id: str
+    lang: str
+    kind: str
+    cached: str
+    query: str
+    same: bool
+
+
+def multilingual_pairs() -> tuple[LanguagePair, ...]:
+    """German, French and Spanish pairs written for this project, to measure the guard's scope.
+
+    Numbers, units, conversions, swapped and reordered names, negations and opposites, plus
+    same-meaning controls; written while the guard's non-English words were added, so its
+    figures on them are optimistic (as for the English dev pairs).
+    """
+    result = []
+    for line in _read_text(MULTILINGUAL_FILE).splitlines():
+        if line.strip():
+            item = json.loads(line)
+            result.append(
+                LanguagePair(
+                    item["id"],
+                    item["lang"],
+                    item["kind"],
+                    item["cached"],
+                    item["query"],
+                    item["same"],
+                )
+            )
+    return tuple(result)

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, Final
 
 from cassandra_llm_cache.embeddings import LOCAL_EMBEDDINGS_SCORE_THRESHOLD
+from cassandra_llm_cache.eval import _public_report
 from cassandra_llm_cache.eval._metrics import (
     Outcome,
     by_kind,
@@ -142,6 +143,8 @@ def render(
     *,
     default: float = LOCAL_EMBEDDINGS_SCORE_THRESHOLD,
     plot_name: str = "semantic-quality.png",
+    public_plot_name: str = "semantic-quality-public.png",
+    max_wrong: float = 0.02,
 ) -> str:
     """The Markdown report: measured numbers in fixed prose."""
     at = _at(result, outcomes, default)
@@ -252,6 +255,12 @@ def render(
         '/ "... wax"): those are the false hits left, and the reason for the `verifier` ',
         "option (e.g. a small LLM judge) where a wrong answer is expensive.",
     )
+    out.extend(
+        _public_report.public_section(
+            result, default=default, max_wrong=max_wrong, plot_name=public_plot_name
+        )
+    )
+    out.extend(_public_report.multilingual_section(result, default=default))
     out.extend(["## Latency and cost", ""])
     out.append(
         f"- Embedding (`LocalEmbeddings`, 1 thread): {result.embeddings_per_second:.1f} texts/s "

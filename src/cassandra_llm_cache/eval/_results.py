@@ -6,14 +6,16 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from cassandra_llm_cache.eval._data import hard_pairs, paraphrase_set
+from cassandra_llm_cache.eval._calibrate import ScoredPair
+from cassandra_llm_cache.eval._data import LanguagePair, hard_pairs, paraphrase_set
 from cassandra_llm_cache.eval._metrics import Candidate, Probe
 from cassandra_llm_cache.eval._runner import Latency, RunResult
+from cassandra_llm_cache.eval._simulation import PublicRun, Recording, Step
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-FORMAT = 1
+FORMAT = 2
 
 
 def save(result: RunResult, path: Path, *, limit: int | None, limit_per_kind: int | None) -> None:
@@ -38,6 +40,8 @@ def save(result: RunResult, path: Path, *, limit: int | None, limit_per_kind: in
             }
             for probe in result.probes
         ],
+        "public": [asdict(run) for run in result.public],
+        "multilingual": [[asdict(pair), asdict(scored)] for pair, scored in result.multilingual],
     }
     path.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
 
@@ -67,4 +71,30 @@ def load(path: Path) -> RunResult:
         lookup_with_embedding=Latency(**data["lookup_with_embedding"]),
         lookup_from_memo=Latency(**data["lookup_from_memo"]),
         load_average=tuple(load_average) if load_average else None,
+        public=[_public_run(item) for item in data["public"]],
+        multilingual=[
+            (LanguagePair(**pair), ScoredPair(**scored)) for pair, scored in data["multilingual"]
+        ],
+    )
+
+
+def _public_run(item: dict[str, Any]) -> PublicRun:
+    test = item["test"]
+    steps = tuple(
+        Step(
+            int(step["question"]),
+            tuple(
+                Candidate(str(c["entry"]), float(c["score"]), bool(c["guard_ok"]))
+                for c in step["candidates"]
+            ),
+        )
+        for step in test["steps"]
+    )
+    return PublicRun(
+        dataset=str(item["dataset"]),
+        source=str(item["source"]),
+        calibration=tuple(ScoredPair(**pair) for pair in item["calibration"]),
+        test=Recording(str(test["dataset"]), str(test["split"]), steps),
+        test_pairs=int(item["test_pairs"]),
+        test_same_pairs=int(item["test_same_pairs"]),
     )

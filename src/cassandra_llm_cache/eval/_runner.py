@@ -20,14 +20,26 @@ from langchain_core.outputs import Generation
 from typing_extensions import override
 
 from cassandra_llm_cache._storage.setup import SetupMode
-from cassandra_llm_cache.eval._data import HardPair, ParaphraseSet, hard_pairs, paraphrase_set
+from cassandra_llm_cache.eval._calibrate import ScoredPair, score_pairs
+from cassandra_llm_cache.eval._data import (
+    HardPair,
+    LanguagePair,
+    ParaphraseSet,
+    hard_pairs,
+    multilingual_pairs,
+    paraphrase_set,
+)
 from cassandra_llm_cache.eval._metrics import Candidate, Probe
+from cassandra_llm_cache.eval._public import LabelledPair
+from cassandra_llm_cache.eval._simulation import PublicRun, run_public
 from cassandra_llm_cache.semantic import CassandraSemanticCache
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from cassandra.cluster import Session
+
+    from cassandra_llm_cache.eval._public import PairSet
 
 PARAPHRASE_MODEL = "eval:paraphrase"
 
@@ -96,6 +108,8 @@ class RunResult:
     lookup_with_embedding: Latency = field(default_factory=lambda: Latency(0, 0.0, 0.0))
     lookup_from_memo: Latency = field(default_factory=lambda: Latency(0, 0.0, 0.0))
     load_average: tuple[float, float, float] | None = None
+    public: list[PublicRun] = field(default_factory=list)
+    multilingual: list[tuple[LanguagePair, ScoredPair]] = field(default_factory=list)
 
     @property
     def embeddings_per_second(self) -> float:
@@ -121,6 +135,7 @@ def run(
     candidates: int = 4,
     latency_samples: int = 200,
     keep_table: bool = False,
+    public: Sequence[PairSet] = (),
     progress: Callable[[str], None] = lambda _: None,
 ) -> RunResult:
     """Evaluate on ``keyspace`` (a new table, dropped afterwards unless ``keep_table``)."""
@@ -134,6 +149,11 @@ def run(
     try:
         _write_entries(cache, paraphrases, pairs, progress)
         result.probes = _probe(cache, paraphrases, pairs, candidates, progress)
+        result.public = run_public(cache, timed, public, progress=progress)
+        languages = multilingual_pairs()
+        progress(f"scoring {len(languages)} German, French and Spanish pairs")
+        scored = score_pairs([LabelledPair(p.cached, p.query, p.same) for p in languages], timed)
+        result.multilingual = list(zip(languages, scored, strict=True))
         result.embedding_calls, result.embedding_seconds = timed.calls, timed.seconds
         queries = [query for query, _ in paraphrases.queries][:latency_samples]
         fresh = CassandraSemanticCache(
