@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from cassandra.cluster import Session
 
+    from cassandra_llm_cache.admin._legacy_semantic import LegacyVectors
     from cassandra_llm_cache.admin._records import EntryRecord
     from cassandra_llm_cache.admin._tables import TableDescription
     from cassandra_llm_cache.admin._writer import EntryWriter
@@ -254,6 +255,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     keyspace, table = keyspace_and_table(args)
     with connected(args) as session:
         description = _tables.describe(session, keyspace, table)
+        description.require_entries("inspect")
         _check_namespace(description, args.namespace)
         keys = _entry_keys(args, description)
         record = _point_read(session, description, args.namespace, keys)
@@ -299,6 +301,7 @@ def run_delete(args: argparse.Namespace) -> int:
     keyspace, table = keyspace_and_table(args)
     with connected(args) as session:
         description = _tables.describe(session, keyspace, table)
+        description.require_entries("delete")
         _check_namespace(description, args.namespace)
         keys = _entry_keys(args, description)
         existed = _point_read(session, description, args.namespace, keys) is not None
@@ -337,6 +340,7 @@ def run_clear(args: argparse.Namespace) -> int:
         raise ConfigurationError("--namespace must not be empty (omit it to clear everything)")
     with connected(args) as session:
         description = _tables.describe(session, keyspace, table)
+        description.require_entries("clear")
         _check_namespace(description, args.namespace or "")
         if args.llm_string is not None:
             what = f"the entries of one model in {description.where}"
@@ -402,13 +406,20 @@ def _no_embeddings() -> Any:
 # --- export, import, migrate ------------------------------------------------------------------
 
 
-def _progress(label: str, total: float | None, unit: str, quiet: bool) -> Any:
+def _progress(
+    label: str, total: float | None, unit: str, quiet: bool, *, vectors: LegacyVectors | None = None
+) -> Any:
     from cassandra_llm_cache.admin._progress import Progress
 
     def describe(done: float, seconds: float) -> str:
         if unit == "bytes":
             rate = done / seconds / 1e6 if seconds > 0 else 0.0
             return f"{done / 1e6:,.1f} MB read, {rate:,.1f} MB/s"
+        if vectors is not None:  # re-embedding is what takes the time: show it
+            return (
+                f"{done:,.0f}/{total:,.0f} token ranges, {vectors.reused:,} vectors reused, "
+                f"{vectors.embedded:,} embedded, {seconds:.1f} s"
+            )
         return f"{done:,.0f}/{total:,.0f} token ranges, {seconds:.1f} s"
 
     return Progress(label, total, describe=describe, enabled=not quiet)
@@ -422,6 +433,7 @@ def run_export(args: argparse.Namespace) -> int:
     began = time.monotonic()
     with connected(args) as session:
         description = _tables.describe(session, keyspace, table)
+        description.require_entries("export")
         splits = args.splits or _export.default_splits(
             _tables.size_estimate(session, keyspace, table).partitions
         )
@@ -460,10 +472,13 @@ def _target(
     from cassandra_llm_cache.admin import _tables
 
     try:
-        return _tables.describe(session, keyspace, table)
+        found = _tables.describe(session, keyspace, table)
     except ConfigurationError as exc:
         if not create or "does not exist" not in str(exc) or "keyspace" in str(exc).split()[0]:
             raise
+    else:
+        found.require_entries("writing")
+        return found
     if layout == "legacy":
         key_hash = "md5"  # the only keys the legacy layout has
     elif key_hash == "auto":
@@ -543,19 +558,31 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_migrate(args: argparse.Namespace) -> int:
     from cassandra_llm_cache._storage.cql import identifier
-    from cassandra_llm_cache.admin import _export, _tables
+    from cassandra_llm_cache.admin import _tables
 
     keyspace, table = keyspace_and_table(args)
     to_keyspace = identifier(args.to_keyspace or keyspace, "keyspace name")
     to_table = identifier(args.to_table, "table name")
     if (to_keyspace, to_table) == (keyspace, table):
         raise ConfigurationError("the target table must differ from the source table")
-    checkpoint = Path(
-        args.checkpoint or f"migrate-{keyspace}.{table}-to-{to_keyspace}.{to_table}.checkpoint"
+    plan = _MigrationPlan(
+        args,
+        to_keyspace,
+        to_table,
+        Path(
+            args.checkpoint or f"migrate-{keyspace}.{table}-to-{to_keyspace}.{to_table}.checkpoint"
+        ),
     )
-    began = time.monotonic()
     with connected(args) as session:
         source = _tables.describe(session, keyspace, table)
+        if source.kind is _tables.TableKind.LEGACY_SEMANTIC:
+            return _migrate_legacy_semantic(session, source, plan)
+        if args.embedding is not None:
+            raise ConfigurationError(
+                "--embedding is for a table of langchain_community's semantic cache only"
+            )
+        if args.dry_run:
+            return _dry_run(session, source, plan)
         target = _target(
             session,
             to_keyspace,
@@ -565,38 +592,169 @@ def run_migrate(args: argparse.Namespace) -> int:
             key_hash=args.key_hash,
             sample=None if args.key_hash != "auto" else _sample_of(source),
         )
-        writer = _writer(session, target, args)
-        splits = args.splits or _export.default_splits(
-            _tables.size_estimate(session, keyspace, table).partitions
+        return _migrate(session, source, target, plan)
+
+
+@dataclass(frozen=True)
+class _MigrationPlan:
+    """What ``migrate`` was asked to do, shared by its variants."""
+
+    args: argparse.Namespace
+    to_keyspace: str
+    to_table: str
+    checkpoint: Path
+    began: float = field(default_factory=time.monotonic)
+
+
+def _splits(session: Session, source: TableDescription, args: argparse.Namespace) -> int:
+    from cassandra_llm_cache.admin import _export, _tables
+
+    return int(
+        args.splits
+        or _export.default_splits(
+            _tables.size_estimate(session, source.keyspace, source.table).partitions
         )
-        progress = _progress("migrate", splits, "ranges", args.quiet)
-        counts = _export.migrate_table(
-            session,
-            source,
-            writer,
-            splits=splits,
-            checkpoint_file=checkpoint,
-            concurrency=args.concurrency,
-            resume=args.resume,
-            namespace=args.namespace,
-            progress=progress,
-        )
-    seconds = time.monotonic() - began
-    progress.close(f"{writer.counts.summary()} in {seconds:.1f} s")
+    )
+
+
+def _migrate(
+    session: Session,
+    source: TableDescription,
+    target: TableDescription,
+    plan: _MigrationPlan,
+    *,
+    vectors: LegacyVectors | None = None,
+) -> int:
+    from cassandra_llm_cache.admin import _export
+
+    args = plan.args
+    writer = _writer(session, target, args)
+    splits = _splits(session, source, args)
+    progress = _progress("migrate", splits, "ranges", args.quiet, vectors=vectors)
+    counts = _export.migrate_table(
+        session,
+        source,
+        writer,
+        splits=splits,
+        checkpoint_file=plan.checkpoint,
+        concurrency=args.concurrency,
+        resume=args.resume,
+        namespace=args.namespace,
+        progress=progress,
+        adapt=vectors,
+    )
+    seconds = time.monotonic() - plan.began
+    summary = writer.counts.summary()
+    if vectors is not None:
+        summary += f"; vectors: {vectors.reused:,} reused, {vectors.embedded:,} embedded"
+    progress.close(f"{summary} in {seconds:.1f} s")
     if counts.unreadable:
         _stderr(f"{counts.unreadable:,} unreadable entries of {source.where} were not migrated")
-    if args.json:
-        _print_json(
-            {
-                "source": source.where,
-                "target": target.where,
-                "written": writer.counts.written,
-                "skipped": dict(writer.counts.skipped),
-                "unreadable": counts.unreadable,
-                "seconds": round(seconds, 3),
-            }
+    if writer.counts.skipped.get("needs embedding"):
+        _stderr(
+            "some prompts need embedding (a chat prompt, or no stored vector of the target's "
+            "length): pass --embedding with the application's embedding"
         )
+    if args.json:
+        report: dict[str, Any] = {
+            "source": source.where,
+            "target": target.where,
+            "written": writer.counts.written,
+            "skipped": dict(writer.counts.skipped),
+            "unreadable": counts.unreadable,
+            "seconds": round(seconds, 3),
+        }
+        if vectors is not None:
+            report |= {"vectors_reused": vectors.reused, "vectors_embedded": vectors.embedded}
+        _print_json(report)
     return 0
+
+
+def _dry_run(
+    session: Session,
+    source: TableDescription,
+    plan: _MigrationPlan,
+    *,
+    vectors: LegacyVectors | None = None,
+) -> int:
+    """Read and check every entry like ``migrate``; print the counts; write nothing."""
+    from cassandra_llm_cache.admin import _export
+
+    args = plan.args
+    splits = _splits(session, source, args)
+    progress = _progress("dry run", splits, "ranges", args.quiet, vectors=vectors)
+    counts = _export.survey_table(
+        session,
+        source,
+        splits=splits,
+        ttl=args.ttl,
+        concurrency=args.concurrency,
+        namespace=args.namespace,
+        progress=progress,
+        adapt=vectors,
+    )
+    target = f"{plan.to_keyspace}.{plan.to_table}"
+    parts = [f"{counts.exported:,} entries of {source.where} would be migrated to {target}"]
+    if vectors is not None:
+        parts.append(f"{vectors.reused:,} vectors reused, {vectors.embedded:,} to embed")
+    parts += [f"{n:,} skipped ({reason})" for reason, n in sorted(counts.skipped.items())]
+    if counts.unreadable:
+        parts.append(f"{counts.unreadable:,} unreadable")
+    seconds = time.monotonic() - plan.began
+    progress.close(f"dry run in {seconds:.1f} s")
+    _stderr(f"dry run: {', '.join(parts)}; nothing was created or written")
+    if args.json:
+        report: dict[str, Any] = {
+            "dry_run": True,
+            "source": source.where,
+            "target": target,
+            "would_write": counts.exported,
+            "skipped": dict(counts.skipped),
+            "unreadable": counts.unreadable,
+        }
+        if vectors is not None:
+            report |= {"vectors_reused": vectors.reused, "vectors_to_embed": vectors.embedded}
+        _print_json(report)
+    return 0
+
+
+def _migrate_legacy_semantic(
+    session: Session, source: TableDescription, plan: _MigrationPlan
+) -> int:
+    """langchain_community's semantic cache table -> this package's semantic layout (md5 keys)."""
+    from cassandra_llm_cache.admin import _legacy_semantic
+
+    args = plan.args
+    if args.layout != "exact" or args.key_hash == "sha256":
+        msg = (
+            "a table of langchain_community's semantic cache migrates into this package's "
+            "semantic layout, keyed with md5 (drop --layout and --key-hash)"
+        )
+        raise ConfigurationError(msg)
+    embedding = (
+        _legacy_semantic.load_embedding(args.embedding) if args.embedding is not None else None
+    )
+    target, dimension = _legacy_semantic.target_dimension(
+        session, source, plan.to_keyspace, plan.to_table, embedding=embedding
+    )
+    vectors = _legacy_semantic.LegacyVectors(
+        dimension=dimension, embedding=embedding, dry_run=args.dry_run
+    )
+    if args.dry_run:
+        return _dry_run(session, source, plan, vectors=vectors)
+    if target is None:
+        target = _legacy_semantic.create_target(
+            session,
+            plan.to_keyspace,
+            plan.to_table,
+            dimension=dimension,
+            similarity=args.similarity,
+        )
+        _stderr(
+            f"created {target.where} (semantic layout, {dimension} dimensions, "
+            f"{args.similarity} similarity, md5 keys)"
+        )
+    return _migrate(session, source, target, plan, vectors=vectors)
 
 
 def _sample_of(source: TableDescription) -> EntryRecord | None:

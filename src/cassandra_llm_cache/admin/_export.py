@@ -22,16 +22,17 @@ from cassandra_llm_cache._errors import ConfigurationError
 from cassandra_llm_cache._storage.connection import cache_profile
 from cassandra_llm_cache.admin import _scan
 from cassandra_llm_cache.admin._ranges import ExportCheckpoint, TokenRange, split_ring
-from cassandra_llm_cache.admin._records import to_line
+from cassandra_llm_cache.admin._records import SkipRecordError, to_line
 from cassandra_llm_cache.admin._rows import UnreadableRowError, record_from_row, scan_cql
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from cassandra.cluster import Session
 
     from cassandra_llm_cache.admin._progress import Progress
+    from cassandra_llm_cache.admin._records import EntryRecord, TtlPolicy
     from cassandra_llm_cache.admin._tables import TableDescription
     from cassandra_llm_cache.admin._writer import EntryWriter
 
@@ -221,8 +222,10 @@ class _Migration:
         checkpoint_file: Path,
         counts: ScanCounts,
         progress: Progress | None,
+        adapt: Callable[[EntryRecord], EntryRecord] | None = None,
     ) -> None:
         self._writer = writer
+        self._adapt = adapt
         self._converter = converter
         self._checkpoint = checkpoint
         self._checkpoint_file = checkpoint_file
@@ -233,7 +236,15 @@ class _Migration:
     def page(self, token_range: TokenRange, rows: Sequence[Any]) -> None:
         records = self._converter.records(rows)
         for record in records:
-            self._writer.submit(record)
+            if self._adapt is None:
+                self._writer.submit(record)
+                continue
+            try:
+                adapted = self._adapt(record)
+            except SkipRecordError as skip:
+                self._writer.skip(str(skip))
+            else:
+                self._writer.submit(adapted)
         self._writer.flush()
         self._written[token_range.index] += len(records)
         self._counts.exported += len(records)
@@ -256,8 +267,13 @@ def migrate_table(
     resume: bool = False,
     namespace: str | None = None,
     progress: Progress | None = None,
+    adapt: Callable[[EntryRecord], EntryRecord] | None = None,
 ) -> ScanCounts:
-    """Copy every entry of ``source`` into the writer's table; resumable per token range."""
+    """Copy every entry of ``source`` into the writer's table; resumable per token range.
+
+    ``adapt`` turns each source record into what the target needs (e.g. a vector of the
+    target's length); it raises :class:`SkipRecordError` with the reason to skip one.
+    """
     counts = ScanCounts()
     key = f"{source.where} -> {writer.target.where}"
     if checkpoint_file.exists():
@@ -285,6 +301,7 @@ def migrate_table(
         checkpoint_file=checkpoint_file,
         counts=counts,
         progress=progress,
+        adapt=adapt,
     )
     _scan.scan(
         session,
@@ -297,4 +314,75 @@ def migrate_table(
     )
     counts.skipped = writer.counts.skipped
     checkpoint_file.unlink()
+    return counts
+
+
+class _Survey:
+    """The scan sink of a dry run: each record converted and checked, counted, never written."""
+
+    def __init__(
+        self,
+        converter: _Converter,
+        counts: ScanCounts,
+        *,
+        ttl: TtlPolicy,
+        adapt: Callable[[EntryRecord], EntryRecord] | None,
+        progress: Progress | None,
+    ) -> None:
+        self._converter = converter
+        self._counts = counts
+        self._ttl = ttl
+        self._adapt = adapt
+        self._progress = progress
+
+    def page(self, token_range: TokenRange, rows: Sequence[Any]) -> None:
+        del token_range
+        now = time.time()
+        for record in self._converter.records(rows):
+            if self._ttl.ttl_for(record, now) is None:
+                self._counts.skipped["expired"] += 1
+                continue
+            try:
+                if self._adapt is not None:
+                    self._adapt(record)
+            except SkipRecordError as skip:
+                self._counts.skipped[str(skip)] += 1
+            else:
+                self._counts.exported += 1
+
+    def finished(self, token_range: TokenRange) -> None:
+        del token_range
+        if self._progress is not None:
+            self._progress.advance()
+
+
+def survey_table(
+    session: Session,
+    source: TableDescription,
+    *,
+    splits: int,
+    ttl: TtlPolicy,
+    concurrency: int = 8,
+    namespace: str | None = None,
+    progress: Progress | None = None,
+    adapt: Callable[[EntryRecord], EntryRecord] | None = None,
+) -> ScanCounts:
+    """A dry run of :func:`migrate_table`: read and check every entry, write nothing.
+
+    ``exported`` counts the entries that would be written; ``skipped`` and ``unreadable`` the
+    others. No checkpoint is kept: a dry run is cheap to repeat.
+    """
+    counts = ScanCounts()
+    sink = _Survey(
+        _Converter(source, counts, namespace), counts, ttl=ttl, adapt=adapt, progress=progress
+    )
+    _scan.scan(
+        session,
+        session.prepare(scan_cql(source)),
+        split_ring(splits),
+        sink,
+        profile=cache_profile(session),
+        concurrency=concurrency,
+        where=source.where,
+    )
     return counts

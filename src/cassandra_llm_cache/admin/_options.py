@@ -185,5 +185,29 @@ def add_migrate(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="where to keep the resume point (default: migrate-<source>-to-<target>.checkpoint)",
     )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read and check every entry and print what would be migrated; create and write "
+        "nothing",
+    )
     _writing(parser)
+    semantic = parser.add_argument_group(
+        "from langchain_community's semantic cache",
+        "Detected from the source table's columns. The target is this package's semantic layout "
+        "keyed with md5 (the legacy table keeps only the md5 of each model string).",
+    )
+    semantic.add_argument(
+        "--embedding",
+        metavar="SPEC",
+        help="the embedding the application uses: 'local' (LocalEmbeddings) or "
+        "'module:factory' (called without arguments). Stored vectors of the target's length are "
+        "reused; other prompts are embedded with it (without it they are skipped)",
+    )
+    semantic.add_argument(
+        "--similarity",
+        default="cos",
+        choices=("cos", "dot", "l2"),
+        help="similarity measure of a new target's vector index (default cos)",
+    )
     _transfer(parser)

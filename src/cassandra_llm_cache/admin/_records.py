@@ -64,6 +64,10 @@ class RecordError(ValueError):
     """A line is not a valid entry (the message names the field, never its content)."""
 
 
+class SkipRecordError(Exception):
+    """A record that is not migrated; the message is the reason counted (never content)."""
+
+
 @dataclass(frozen=True)
 class EntryRecord:
     """One cache entry, independent of the table it came from."""

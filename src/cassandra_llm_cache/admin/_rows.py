@@ -14,7 +14,7 @@ from cassandra_llm_cache._storage import legacy as _legacy
 from cassandra_llm_cache._storage.rows import row_values
 from cassandra_llm_cache._values import codec as _codec
 from cassandra_llm_cache._values.codec import DecodeError
-from cassandra_llm_cache._values.keys import legacy_key_vals_of
+from cassandra_llm_cache._values.keys import legacy_key_vals_of, md5_hex
 from cassandra_llm_cache.admin._records import EntryRecord, KeyHash
 from cassandra_llm_cache.admin._tables import TableDescription, TableKind
 
@@ -39,6 +39,19 @@ _LEGACY_READ: Final = (
     "TTL(body_blob)",
     "WRITETIME(body_blob)",
 )
+# langchain_community's semantic cache (cassio's metadata vector table): the prompt is in
+# attributes_blob (JSON), the md5 of the llm_string in metadata_s and in row_id.
+_LEGACY_SEMANTIC_READ: Final = (
+    "row_id",
+    "body_blob",
+    "vector",
+    "attributes_blob",
+    "metadata_s",
+    "TTL(body_blob)",
+    "WRITETIME(body_blob)",
+)
+_LEGACY_PROMPT: Final = "_prompt"
+_LEGACY_LLM_HASH: Final = "_llm_string_hash"
 
 
 class UnreadableRowError(ValueError):
@@ -51,6 +64,7 @@ def _columns(table: TableDescription) -> str:
             TableKind.EXACT: _EXACT_READ,
             TableKind.SEMANTIC: _SEMANTIC_READ,
             TableKind.LEGACY: _LEGACY_READ,
+            TableKind.LEGACY_SEMANTIC: _LEGACY_SEMANTIC_READ,
         }[table.kind]
     )
 
@@ -119,6 +133,8 @@ def record_from_row(table: TableDescription, row: Any, now: int) -> EntryRecord:
     values = row_values(row)
     if table.kind is TableKind.LEGACY:
         return _from_legacy(values, now)
+    if table.kind is TableKind.LEGACY_SEMANTIC:
+        return _from_legacy_semantic(values, now)
     namespace, llm_key, prompt_key, body, ttl, written, llm_string, prompt = values[:8]
     try:
         plain = _codec.to_plain(_codec.decode(body))
@@ -173,3 +189,54 @@ def _from_legacy(values: Sequence[Any], now: int) -> EntryRecord:
         expires_at=now + ttl if ttl is not None else None,
         written_at=written,
     )
+
+
+def _from_legacy_semantic(values: Sequence[Any], now: int) -> EntryRecord:
+    """A row of langchain_community's semantic cache: md5 keys, its prompt and its vector.
+
+    The row is unreadable unless its keys, prompt and value agree: the prompt's md5 is the
+    row's prompt key (the prompt is needed to embed it again and for the guard and the chat
+    context; a prompt that does not match would make the entry unreachable by key).
+    """
+    row_id, body, vector, attributes, metadata, ttl, written = values[:7]
+    prompt_hex, _, llm_hex = (row_id or "").partition("-")
+    try:
+        prompt_key, llm_key = bytes.fromhex(prompt_hex), bytes.fromhex(llm_hex)
+    except ValueError:
+        raise UnreadableRowError("malformed row_id") from None
+    if len(llm_key) != KeyHash.MD5.digest_size or len(prompt_key) != KeyHash.MD5.digest_size:
+        raise UnreadableRowError("the row_id is not two md5 digests")
+    stored_hash = (metadata or {}).get(_LEGACY_LLM_HASH)
+    if stored_hash is not None and stored_hash != llm_key.hex():
+        raise UnreadableRowError("row_id and metadata_s name different models")
+    prompt = _legacy_prompt(attributes)
+    if md5_hex(prompt) != prompt_key.hex():
+        raise UnreadableRowError("the stored prompt does not match the row_id")
+    try:
+        plain = _codec.to_plain(_legacy.decode_body(body))
+    except DecodeError as exc:
+        raise UnreadableRowError(str(exc)) from None
+    embedding = [float(x) for x in vector] if vector is not None else None
+    return EntryRecord(
+        namespace="",
+        key_hash=KeyHash.MD5,
+        llm_key=llm_key,
+        prompt_key=prompt_key,
+        value=plain,
+        expires_at=now + ttl if ttl is not None else None,
+        written_at=written,
+        prompt=prompt,
+        embedding=embedding,
+    )
+
+
+def _legacy_prompt(attributes: object) -> str:
+    """The prompt cassio keeps in ``attributes_blob`` (``{"_prompt": ...}``, JSON)."""
+    try:
+        data = json.loads(attributes) if isinstance(attributes, str) else None
+    except ValueError:
+        data = None
+    prompt = data.get(_LEGACY_PROMPT) if isinstance(data, dict) else None
+    if not isinstance(prompt, str):
+        raise UnreadableRowError("no prompt in attributes_blob")
+    return prompt

@@ -58,6 +58,12 @@ class TableKind(str, Enum):
     """``langchain_community``'s CassandraCache (cassio layout)."""
     SEMANTIC = "semantic"
     """This package's semantic cache."""
+    LEGACY_SEMANTIC = "legacy semantic"
+    """``langchain_community``'s CassandraSemanticCache (cassio's metadata vector table): it
+    can only be migrated (``migrate``), since its keys and values are not this package's."""
+
+
+_MD5_KINDS: Final = frozenset({TableKind.LEGACY, TableKind.LEGACY_SEMANTIC})
 
 
 @dataclass(frozen=True)
@@ -79,13 +85,22 @@ class TableDescription:
     @property
     def key_hash(self) -> KeyHash:
         """How this table's keys are derived from model strings and prompts."""
-        if self.kind is TableKind.LEGACY or uses_md5_keys(self.info):
+        if self.kind in _MD5_KINDS or uses_md5_keys(self.info):
             return KeyHash.MD5
         return KeyHash.SHA256
 
     @property
     def value_column(self) -> str:
-        return "body_blob" if self.kind is TableKind.LEGACY else "body"
+        return "body_blob" if self.kind in _MD5_KINDS else "body"
+
+    def require_entries(self, command: str) -> None:
+        """Refuse a command that reads or writes single entries on a legacy semantic table."""
+        if self.kind is TableKind.LEGACY_SEMANTIC:
+            msg = (
+                f"{command}: {self.where} is a table of langchain_community's semantic cache; "
+                "copy it into this package's semantic layout with `migrate` first"
+            )
+            raise ConfigurationError(msg)
 
     @property
     def partition_key(self) -> tuple[str, ...]:
@@ -152,8 +167,16 @@ def describe(session: Session, keyspace: str, table: str) -> TableDescription:
 
 
 def kind_of(info: TableInfo, where: str) -> TableKind:
-    from cassandra_llm_cache._semantic.cql import VECTOR_COLUMN, table_dimension
+    from cassandra_llm_cache._semantic.cql import (
+        VECTOR_COLUMN,
+        is_legacy_semantic,
+        legacy_dimension,
+        table_dimension,
+    )
 
+    if is_legacy_semantic(info):
+        legacy_dimension(info, where=where)  # raises if the vector column is not one
+        return TableKind.LEGACY_SEMANTIC
     if VECTOR_COLUMN in info.columns:
         table_dimension(info, where=where)  # raises if it is not a semantic cache table
         return TableKind.SEMANTIC

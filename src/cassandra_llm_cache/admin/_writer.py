@@ -8,7 +8,7 @@ skipped and counted by reason (never written altered):
   prompt and model string to re-derive its keys from (hashes are one-way);
 - ``namespace``: the target is a legacy table, which has no namespaces;
 - ``no vector``: the target is a semantic cache and the record has no embedding (or one of
-  another length);
+  another length), although its prompt has text to embed;
 - ``unreadable``: its value is not a list of generations.
 
 Writes are idempotent (same key, same value): replaying part of a file after a crash is safe.
@@ -139,10 +139,17 @@ class EntryWriter:
         if self._target.kind is TableKind.EXACT:
             return (namespace, llm_key, prompt_key, body)
         from cassandra_llm_cache._semantic.cql import scope
+        from cassandra_llm_cache._semantic.prompt_text import split_prompt
 
-        if record.embedding is None or len(record.embedding) != self._dimension:
+        # With the prompt at hand, the scope gets a chat prompt's context, as the cache's own
+        # writes do; a prompt without text to compare has no vector (found by key only).
+        parts = split_prompt(record.prompt) if record.prompt is not None else None
+        keyed_only = parts is not None and not parts.text and record.embedding is None
+        if not keyed_only and (
+            record.embedding is None or len(record.embedding) != self._dimension
+        ):
             raise _SkipError("no vector")
-        scoped = scope(namespace, llm_key)
+        scoped = scope(namespace, llm_key, parts.context if parts is not None else "")
         return (namespace, llm_key, prompt_key, scoped, record.embedding, body, record.guard)
 
     # --- sending --------------------------------------------------------------------------------
