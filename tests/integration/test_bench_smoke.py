@@ -34,6 +34,7 @@ def test_tiny_benchmark_run_writes_report_with_numbers(
         "--port", str(cassandra_contact.port),
         "--output-dir", str(tmp_path),
         "--profile",
+        "--sections", "streaming",
     ]  # fmt: skip
 
     assert main(argv) == 0
@@ -100,6 +101,64 @@ def test_tiny_benchmark_run_writes_report_with_numbers(
     if _available("matplotlib"):
         assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
     assert "sync hit p50 vs raw point read" in err
+
+    _check_streaming(document, report)
+
+
+def _check_streaming(document, report):
+    """The streaming section runs with the rest and gets its own block after the main part."""
+    streaming = document["streaming"]
+    cases = {(row["mode"], row["case"]): row for row in streaming["results"]}
+    assert len(cases) == 8
+    for row in cases.values():
+        assert "error" not in row, row
+        assert 0 < row["ttfc"]["p50_us"] <= row["total"]["p50_us"]
+    assert {row["mode"] for row in streaming["added_ttfc"]} == {"sync", "async"}
+    assert streaming["run"]["command"] == "cassandra-llm-cache bench --quick"
+    assert report.index("<!-- bench:end -->") < report.index("<!-- bench:streaming:begin")
+    assert "| sync | replay (hit) |" in report
+    assert "zipf" not in document
+
+
+def test_only_the_named_sections_are_measured_and_rewritten(cassandra_contact, tmp_path):
+    """``--only zipf`` on a report already there: its block is added, nothing else changes."""
+    report = tmp_path / "benchmarks.md"
+    report.write_text(
+        "# Benchmarks\n\n<!-- bench:begin (kept) -->\nmain figures\n<!-- bench:end -->\n"
+    )
+    (tmp_path / "benchmarks.json").write_text(json.dumps({"results": ["kept"]}))
+    argv = [
+        "--only", "zipf",
+        "--quick",
+        "--reps", "1",
+        "--sync-ops", "20",
+        "--keys", "8",
+        "--zipf-keys", "200",
+        "--zipf-requests", "50",
+        "--processes", "1",
+        "--staleness-trials", "2",
+        "--systems", "ours",
+        "--contact-points", ",".join(cassandra_contact.contact_points),
+        "--port", str(cassandra_contact.port),
+        "--output-dir", str(tmp_path),
+    ]  # fmt: skip
+
+    assert main(argv) == 0
+
+    document = json.loads((tmp_path / "benchmarks.json").read_text())
+    assert document["results"] == ["kept"]
+    assert "streaming" not in document
+    zipf = document["zipf"]
+    multi = {row["system"]: row for row in zipf["multi"]}
+    near = multi["cassandra-llm-cache near cache"]
+    assert 0 < near["hit_ratio"] <= 1
+    assert multi["cassandra-llm-cache"]["median"]["p50_us"] > 0
+    assert zipf["staleness"]["measured"] == 2
+    assert 0 < zipf["staleness"]["median_s"] < 3
+    text = report.read_text()
+    assert "main figures" in text
+    assert text.index("<!-- bench:end -->") < text.index("<!-- bench:zipf:begin")
+    assert "## Zipf workload" in text
 
 
 def test_scale_run_flushes_both_tables_before_its_lookups(

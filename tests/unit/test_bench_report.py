@@ -223,3 +223,223 @@ def test_recall_is_shown_when_the_timed_lookups_failed():
     text = markdown_section(document, "benchmarks.png")
     assert "Lookups failed: ExpectationError" in text
     assert "recall@1 of the vector search: 0.995 over 200 queries" in text
+
+
+# -- sections measured on their own (--only) ------------------------------------------------------
+from cassandra_llm_cache.bench._report_sections import (  # noqa: E402 - grouped with their tests
+    markers,
+    streaming_section,
+    write_block,
+    zipf_section,
+    zipf_targets,
+)
+
+_RUN = {
+    "generated": "2026-01-02 03:04 UTC",
+    "revision": "abc1234+changes",
+    "command": "cassandra-llm-cache bench --only streaming",
+    "cassandra": "5.0.9",
+    "load_average": {"before": [1.0, 1.0, 1.0], "after": [2.0, 1.0, 1.0]},
+    "cores": 2,
+}
+
+
+def _figures(p50, p99, cpu=500.0):
+    return {"ops": 50, "p50_us": p50, "p99_us": p99, "throughput": 100.0, "cpu_us_per_op": cpu}
+
+
+def _streaming_part():
+    rows = []
+    for mode, offset in (("sync", 0.0), ("async", 10.0)):
+        rows += [
+            {
+                "mode": mode,
+                "case": "bare model",
+                "ttfc": _figures(100.0 + offset, 300.0),
+                "total": _figures(800.0, 1200.0),
+            },
+            {
+                "mode": mode,
+                "case": "replay (hit)",
+                "ttfc": _figures(900.0, 2000.0),
+                "total": _figures(1600.0, 3000.0),
+            },
+            {
+                "mode": mode,
+                "case": 'miss, coalesce="process"',
+                "ttfc": _figures(700.0, 1500.0),
+                "total": _figures(3000.0, 5000.0),
+            },
+            {"mode": mode, "case": "miss, coalesce=None", "error": "ExpectationError: boom"},
+        ]
+    added = [
+        {
+            "mode": "sync",
+            "case": 'miss, coalesce="process"',
+            "added_ttfc_p50_us": 600.0,
+            "per_repetition_us": [590.0, 610.0],
+            "aim_us": 1000.0,
+            "met": True,
+        },
+        {
+            "mode": "async",
+            "case": 'miss, coalesce="process"',
+            "added_ttfc_p50_us": 1500.0,
+            "per_repetition_us": [1400.0, 1600.0],
+            "aim_us": 1000.0,
+            "met": False,
+        },
+    ]
+    return {
+        "chunks": 60,
+        "answer_chars": 2048,
+        "repetitions": 2,
+        "ops": 50,
+        "results": rows,
+        "added_ttfc": added,
+        "run": _RUN,
+    }
+
+
+def test_streaming_section_shows_first_chunk_total_ratios_and_the_aim():
+    text = streaming_section({"streaming": _streaming_part()})
+    assert text.startswith("## Streaming through the cache (`CachedChatModel`)")
+    assert "commit abc1234 with uncommitted changes" in text
+    assert "`cassandra-llm-cache bench --only streaming` on 2026-01-02 03:04 UTC" in text
+    assert "medians of 2 repetitions of 50 streams per case" in text
+    assert "2,048-character answer in 60 chunks" in text
+    assert "| sync | bare model | 100 | 300 | 800 | 1,200 | 500 | 1.00x | 1.00x |" in text
+    assert "| sync | replay (hit) | 900 | 2,000 | 1,600 | 3,000 | 500 | 9.00x | 2.00x |" in text
+    assert "| async | replay (hit) | 900 | 2,000 | 1,600 | 3,000 | 500 | 8.18x | 2.00x |" in text
+    assert "| sync | miss, coalesce=None | - |" in text
+    assert '| sync | coalesce="process" | 600 | 590, 610 | < 1,000 us | met |' in text
+    assert (
+        '| async | coalesce="process" | 1,500 | 1,400, 1,600 | < 1,000 us | **not met** |' in text
+    )
+    assert "- Failed: async miss, coalesce=None: ExpectationError: boom" in text
+
+
+def test_a_failed_streaming_run_is_reported_as_such():
+    text = streaming_section({"streaming": {"failed": "OperationTimedOut: x", "run": _RUN}})
+    assert "_The streaming run failed: OperationTimedOut: x._" in text
+
+
+def _single(system, operation, p50):
+    return {"system": system, "operation": operation, "median": _figures(p50, p50 * 3, p50)}
+
+
+def _multi(system, p50, cpu, processes=2):
+    return {
+        "system": system,
+        "processes": processes,
+        "hit_ratio": 0.9012,
+        "near_share": 0.95,
+        "median": {**_figures(p50, p50 * 10, cpu), "throughput": 5000.0},
+    }
+
+
+def _zipf_part():
+    near = "cassandra-llm-cache near cache"
+    return {
+        "keys": 100_000,
+        "exponent": 1.1,
+        "stored": 12_144,
+        "expected_hit_ratio": 0.9,
+        "processes": 2,
+        "requests": 1000,
+        "repetitions": 3,
+        "seed": 7,
+        "sync_ops": 200,
+        "single": [
+            _single(near, "hit", 10.0),
+            _single("RedisCache", "hit", 300.0),
+            _single(near, "invoke hit", 110.0),
+            _single("InMemoryCache", "invoke hit", 100.0),
+        ],
+        "multi": [
+            _multi(near, 20.0, 50.0),
+            _multi("RedisCache", 300.0, 250.0),
+            {"system": "legacy CassandraCache", "processes": 2, "error": "TimeoutError: x"},
+        ],
+        "staleness": {
+            "trials": 100,
+            "refresh_seconds": 1.0,
+            "errors": [],
+            "failed": 0,
+            "median_s": 0.54,
+            "p90_s": 0.95,
+            "max_s": 1.07,
+            "min_s": 0.02,
+            "within_refresh_plus_half": 100,
+            "measured": 100,
+        },
+        "skipped": [],
+        "run": {**_RUN, "command": "cassandra-llm-cache bench --only zipf"},
+    }
+
+
+def test_zipf_targets_are_the_issues_ratios():
+    found = _by_name(zipf_targets(_zipf_part()))
+    assert found["near-cache lookup hit p50 lower than RedisCache's"]["measured"] == 30.0
+    assert found["near-cache lookup hit p50 lower than RedisCache's"]["met"] is True
+    assert found["near-cache hit via invoke against InMemoryCache"]["measured"] == 1.1
+    assert found["Zipf p50 against RedisCache"]["measured"] == pytest.approx(0.067, abs=1e-3)
+    assert found["Zipf client CPU per request against RedisCache"]["measured"] == 0.2
+    assert all(target["met"] for target in found.values())
+    part = _zipf_part()
+    part["multi"] = []
+    assert _by_name(zipf_targets(part))["Zipf p50 against RedisCache"]["met"] is None
+
+
+def test_zipf_section_has_targets_tables_and_staleness():
+    text = zipf_section({"zipf": _zipf_part()})
+    assert text.startswith("## Zipf workload")
+    assert "exponent 1.1 over 100,000 keys, seed 7" in text
+    assert "the 12,144 most frequent keys are stored" in text
+    assert "| near-cache lookup hit p50 lower than RedisCache's | 30.00x | >= 20.0x | met |" in text
+    assert "| cassandra-llm-cache near cache | lookup hit | 10.0 | 30.0 | 10.0 |" in text
+    assert (
+        "| cassandra-llm-cache near cache | 2 | 90.1% | 20.0 | 200 | 50.0 | 5,000 | 95.0% |" in text
+    )
+    assert "| RedisCache | 2 | 90.1% | 300 | 3,000 | 250 | 5,000 | - |" in text
+    assert "| legacy CassandraCache | 2 | - | - | - | - | - | TimeoutError: x |" in text
+    assert "median 0.54 s, p90 0.95 s, worst 1.07 s" in text
+    assert "100 within refresh + 0.5 s" in text
+
+
+def test_a_section_block_goes_after_the_main_part_and_is_replaced_alone(tmp_path):
+    path = tmp_path / "benchmarks.md"
+    write_markdown(path, "main figures")
+    path.write_text(path.read_text() + "\n## About this run\n\nProse.\n")
+    write_block(path, "streaming", "first streaming")
+    write_block(path, "zipf", "first zipf")
+    text = path.read_text()
+    begin, end = markers("streaming")
+    assert text.index(END) < text.index(begin) < text.index("## About this run")
+    assert text.index(end) < text.index(markers("zipf")[0]) < text.index("## About this run")
+    write_block(path, "streaming", "second streaming")
+    text = path.read_text()
+    assert "second streaming" in text
+    assert "first streaming" not in text
+    assert "first zipf" in text
+    assert "main figures" in text
+    assert text.count(begin) == 1
+    assert text.count(end) == 1
+    write_markdown(path, "main again")  # a full run keeps the sections
+    assert "second streaming" in path.read_text()
+    assert "first zipf" in path.read_text()
+
+
+def test_only_runs_the_named_sections():
+    parser = build_parser()
+    options = from_namespace(parser.parse_args(["--only", "streaming,zipf", "--quick"]))
+    assert options.only
+    assert options.sections == ("streaming", "zipf")
+    assert options.runs("zipf")
+    assert options.zipf_requests < BenchOptions().zipf_requests  # --quick sizes
+    full = from_namespace(parser.parse_args(["--sections", "none"]))
+    assert not full.only
+    assert not full.runs("streaming")
+    assert not from_namespace(parser.parse_args(["--systems", "raw"])).runs("streaming")
+    with pytest.raises(ValueError, match="unknown sections"):
+        BenchOptions(sections=("nope",))

@@ -22,7 +22,14 @@ def run_command(args: argparse.Namespace) -> int:
     """Run the benchmark from parsed arguments (the CLI's ``bench`` subcommand)."""
     from cassandra_llm_cache.bench._run import run
 
-    document = run(from_namespace(args))
+    options = from_namespace(args)
+    document = run(options)
+    if options.only:  # every section asked for came out
+        return (
+            0
+            if all("failed" not in document.get(s, {"failed": ""}) for s in options.sections)
+            else 1
+        )
     return 0 if any("median" in result for result in document["results"]) else 1
 
 

@@ -80,3 +80,35 @@ def machine() -> dict[str, Any]:
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def revision() -> str | None:
+    """The source's commit (short), with ``+changes`` if tracked files differ from it.
+
+    Read-only git calls (``--no-optional-locks``: not even the index's stat cache is rewritten);
+    ``None`` outside a git checkout or without git.
+    """
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        return None
+    here = str(Path(__file__).resolve().parent)
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        commit = subprocess.run(  # noqa: S603 - fixed arguments
+            [git, "-C", here, "--no-optional-locks", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        changes = subprocess.run(  # noqa: S603 - fixed arguments
+            [git, "-C", here, "--no-optional-locks", "status", "--porcelain", "-uno"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        return f"{commit}+changes" if changes else commit
+    return None

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 SYSTEMS = ("raw", "ours", "semantic", "legacy", "redis", "memory", "sqlite", "e2e")
+SECTIONS = ("streaming", "zipf")
+"""Parts with a report section of their own, which ``--only`` can run and rewrite alone."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,13 @@ class BenchOptions:
     keep_tables: bool = False
     profile: bool = False
     quick: bool = False
+    sections: tuple[str, ...] = SECTIONS
+    only: bool = False
+    zipf_keys: int = 100_000
+    zipf_requests: int = 20_000
+    zipf_processes: int = 2
+    zipf_seed: int = 20_261_127
+    staleness_trials: int = 100
 
     def __post_init__(self) -> None:
         if self.repetitions < 1 or self.sync_ops < 1 or self.async_ops < 1 or self.keys < 1:
@@ -53,6 +62,17 @@ class BenchOptions:
             raise ValueError(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
         if not self.keyspace.isidentifier() or not self.keyspace.isascii():
             raise ValueError("keyspace must be a plain CQL identifier")
+        unknown = set(self.sections) - set(SECTIONS)
+        if unknown:
+            raise ValueError(
+                f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}"
+            )
+        if self.only and not self.sections:
+            raise ValueError("--only needs at least one section")
+        if min(self.zipf_keys, self.zipf_requests, self.zipf_processes) < 1:
+            raise ValueError("Zipf keys, requests and processes must be positive")
+        if self.staleness_trials < 0:
+            raise ValueError("staleness trials cannot be negative")
 
     @property
     def warmup_sync_ops(self) -> int:
@@ -65,6 +85,10 @@ class BenchOptions:
     def wants(self, system: str) -> bool:
         return system in self.systems
 
+    def runs(self, section: str) -> bool:
+        """Whether this run measures ``section`` (every section measures this cache)."""
+        return section in self.sections and (self.only or self.wants("ours"))
+
 
 QUICK: dict[str, Any] = {
     "sizes_kb": (2,),
@@ -72,6 +96,8 @@ QUICK: dict[str, Any] = {
     "sync_ops": 200,
     "async_ops": 600,
     "keys": 100,
+    "zipf_requests": 4000,
+    "staleness_trials": 20,
 }
 
 
@@ -87,6 +113,11 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 def _name_list(text: str) -> tuple[str, ...]:
     return tuple(part for part in text.replace(",", " ").split() if part)
+
+
+def _sections(text: str) -> tuple[str, ...]:
+    names = _name_list(text)
+    return () if names == ("none",) else names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -178,6 +209,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds allowed for the semantic fill (default 900); the reached count is reported",
     )
     parser.add_argument(
+        "--only",
+        type=_sections,
+        metavar="SECTIONS",
+        help=f"run only these sections ({','.join(SECTIONS)}) and rewrite only their parts of "
+        "benchmarks.md and benchmarks.json, keeping every other figure",
+    )
+    parser.add_argument(
+        "--sections",
+        type=_sections,
+        help=f"sections a full run includes (default {','.join(SECTIONS)}; 'none' for none)",
+    )
+    parser.add_argument(
+        "--zipf-keys", type=int, help=f"Zipf key space (default {default.zipf_keys:,})"
+    )
+    parser.add_argument(
+        "--zipf-requests",
+        type=int,
+        help=f"Zipf requests per process and repetition (default {default.zipf_requests:,})",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        help=f"OS processes in the Zipf workload (default {default.zipf_processes})",
+    )
+    parser.add_argument(
+        "--staleness-trials",
+        type=int,
+        help=f"near-cache staleness trials (default {default.staleness_trials}; 0: skip)",
+    )
+    parser.add_argument(
         "--keep-tables", action="store_true", help="do not drop the bench tables at the end"
     )
     parser.add_argument(
@@ -198,6 +259,11 @@ def from_namespace(args: argparse.Namespace) -> BenchOptions:
         "concurrencies": args.concurrency,
         "systems": args.systems,
         "contact_points": args.contact_points,
+        "sections": args.only if args.only is not None else args.sections,
+        "zipf_keys": args.zipf_keys,
+        "zipf_requests": args.zipf_requests,
+        "zipf_processes": args.processes,
+        "staleness_trials": args.staleness_trials,
     }
     settings.update({name: value for name, value in chosen.items() if value is not None})
     settings.update(
@@ -215,6 +281,7 @@ def from_namespace(args: argparse.Namespace) -> BenchOptions:
         semantic_time_limit=args.semantic_time_limit,
         keep_tables=args.keep_tables,
         profile=args.profile,
+        only=args.only is not None,
     )
     return BenchOptions(**settings)
 

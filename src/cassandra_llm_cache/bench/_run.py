@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from cassandra_llm_cache.bench._environment import (
     machine,
     now,
     package_versions,
+    revision,
 )
 from cassandra_llm_cache.bench._floor import RawFloor
 from cassandra_llm_cache.bench._measure import Result, Runner
@@ -28,12 +30,15 @@ from cassandra_llm_cache.bench._node import (
     describe_tables,
     progress,
 )
+from cassandra_llm_cache.bench._options import SECTIONS
 from cassandra_llm_cache.bench._payloads import Payload, chat_payload
 from cassandra_llm_cache.bench._report import markdown_section, write_json, write_markdown
+from cassandra_llm_cache.bench._report_sections import SECTION_RENDERERS, write_block
 from cassandra_llm_cache.bench._scenario import NO_CACHE, OURS_SEMANTIC, Scenario
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from cassandra_llm_cache.bench._cache_scenarios import CacheSubject
     from cassandra_llm_cache.bench._options import BenchOptions
@@ -65,9 +70,9 @@ class _Setup:
         if subject.close is not None:
             self.closers.append(subject.close)
         if not self.keep_tables:
-            self.closers += [functools.partial(self._drop, table) for table in subject.tables]
+            self.closers += [functools.partial(self.drop, table) for table in subject.tables]
 
-    def _drop(self, table: str) -> None:
+    def drop(self, table: str) -> None:
         if self.node is not None:
             self.node.drop(table)
 
@@ -136,6 +141,8 @@ def _document_base(options: BenchOptions, node: Node) -> dict[str, Any]:
             "systems": list(options.systems),
             "ttl_seconds": options.ttl_seconds,
             "quick": options.quick,
+            "sections": list(options.sections),
+            "only": options.only,
         },
         "machine": machine(),
         "packages": package_versions(),
@@ -172,6 +179,23 @@ def _run_on(
 ) -> dict[str, Any]:
     document = _document_base(options, node)
     progress(f"Cassandra {document['node']['release_version']} ({node.origin})")
+    if not options.only:
+        _main_parts(document, node, options, setup, loop)
+    for section in SECTIONS:
+        if options.runs(section):
+            document[section] = _section_part(section, document, node, options, setup, loop)
+    document["load_average"]["after"] = load_average()
+    return document
+
+
+def _main_parts(
+    document: dict[str, Any],
+    node: Node,
+    options: BenchOptions,
+    setup: _Setup,
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """Everything but the sections: the side-by-side scenarios, tails, scale runs."""
     floor = None
     if options.wants("raw"):
         floor = RawFloor(node, ttl_seconds=options.ttl_seconds, table_options=_ours.table_options())
@@ -196,8 +220,56 @@ def _run_on(
         document["scale"] = _scale_part(node, options, loop)
     if options.semantic_scale_entries:
         document["semantic_scale"] = _semantic_scale_part(node, options, loop)
-    document["load_average"]["after"] = load_average()
-    return document
+
+
+def _section_part(  # noqa: PLR0917 - the run's shared context, passed on as is
+    section: str,
+    document: dict[str, Any],
+    node: Node,
+    options: BenchOptions,
+    setup: _Setup,
+    loop: asyncio.AbstractEventLoop,
+) -> dict[str, Any]:
+    """One section's figures, with where they come from (it may be rewritten on its own later)."""
+    before = load_average()
+    started = now()
+    try:
+        if section == "streaming":
+            found = _streaming_part(node, options, setup, loop)
+        else:
+            from cassandra_llm_cache.bench import _zipf
+
+            found = _zipf.run_zipf(node, options, loop, setup.closers)
+    except Exception as error:  # noqa: BLE001 - the rest of the report still gets written
+        progress(f"{section} section failed: {type(error).__name__}: {error}")
+        found = {"failed": f"{type(error).__name__}: {str(error)[:300]}"}
+    command = "cassandra-llm-cache bench" + (f" --only {section}" if options.only else "")
+    found["run"] = {
+        "generated": started,
+        "revision": revision(),
+        "command": command + (" --quick" if options.quick else ""),
+        "cassandra": document["node"]["release_version"],
+        "load_average": {"before": before, "after": load_average()},
+        "cores": document["machine"]["cores"],
+    }
+    return found
+
+
+def _streaming_part(
+    node: Node, options: BenchOptions, setup: _Setup, loop: asyncio.AbstractEventLoop
+) -> dict[str, Any]:
+    from cassandra_llm_cache.bench._streaming import run_streaming
+
+    subject = _ours.exact(node, options.ttl_seconds, (), stem="streaming")
+    if not options.keep_tables:
+        setup.closers += [functools.partial(setup.drop, table) for table in subject.tables]
+    return run_streaming(
+        subject.cache,
+        repetitions=options.repetitions,
+        ops=max(20, options.sync_ops // 10),
+        stored=min(options.keys, 200),
+        loop=loop,
+    )
 
 
 def _profile(runner: Runner, scenarios: list[Scenario], options: BenchOptions) -> list[str]:
@@ -319,11 +391,35 @@ def _results_part(
     }
 
 
+def _merged(path: Path, document: dict[str, Any], options: BenchOptions) -> dict[str, Any]:
+    """An ``--only`` run's sections put into the report already there (the rest kept as is)."""
+    kept: dict[str, Any] = {}
+    if path.exists():
+        with contextlib.suppress(ValueError):
+            kept = json.loads(path.read_text())
+    for section in options.sections:
+        if section in document:
+            kept[section] = document[section]
+    return kept
+
+
+def _write_sections(directory: Path, document: dict[str, Any], options: BenchOptions) -> None:
+    for section in options.sections:
+        if section in document:
+            write_block(directory / MARKDOWN_NAME, section, SECTION_RENDERERS[section](document))
+
+
 def write_report(document: dict[str, Any], options: BenchOptions) -> None:
     if options.output_dir is None:
         return
     directory = options.output_dir
     directory.mkdir(parents=True, exist_ok=True)
+    if options.only:
+        write_json(directory / JSON_NAME, _merged(directory / JSON_NAME, document, options))
+        _write_sections(directory, document, options)
+        names = ", ".join(options.sections)
+        progress(f"wrote the {names} section(s) of {directory / MARKDOWN_NAME} and {JSON_NAME}")
+        return
     write_json(directory / JSON_NAME, document)  # first: the raw figures survive any later bug
     scale = scale_target(document.get("scale"))
     if scale is not None and scale not in document["targets"]:
@@ -331,6 +427,7 @@ def write_report(document: dict[str, Any], options: BenchOptions) -> None:
         write_json(directory / JSON_NAME, document)
     chart = CHART_NAME if write_chart(directory / CHART_NAME, document) else None
     write_markdown(directory / MARKDOWN_NAME, markdown_section(document, chart))
+    _write_sections(directory, document, options)
     progress(f"wrote {directory / MARKDOWN_NAME}, {JSON_NAME}" + (f", {chart}" if chart else ""))
 
 
@@ -341,7 +438,7 @@ def run(options: BenchOptions) -> dict[str, Any]:
         warnings.simplefilter("ignore")
         document = execute(options)
     write_report(document, options)
-    for target in document["targets"]:
+    for target in document.get("targets", []):
         state = {True: "met", False: "NOT MET", None: "not measured"}[target["met"]]
         measured = "-" if target["measured"] is None else f"{target['measured']:.2f}x"
         progress(
