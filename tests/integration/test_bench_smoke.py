@@ -154,7 +154,7 @@ def test_only_the_named_sections_are_measured_and_rewritten(cassandra_contact, t
     assert 0 < near["hit_ratio"] <= 1
     assert multi["cassandra-llm-cache"]["median"]["p50_us"] > 0
     assert zipf["staleness"]["measured"] == 2
-    assert 0 < zipf["staleness"]["median_s"] < 3
+    assert 0 < zipf["staleness"]["median_s"] < 10  # measured, not timed: only "it ended"
     text = report.read_text()
     assert "main figures" in text
     assert text.index("<!-- bench:end -->") < text.index("<!-- bench:zipf:begin")
