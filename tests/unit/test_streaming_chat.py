@@ -21,6 +21,9 @@ from langchain_core.outputs import ChatGeneration
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_tests.unit_tests import ChatModelUnitTests
 from pydantic import BaseModel
+
+from cassandra_llm_cache import ConfigurationError
+from cassandra_llm_cache.streaming import CACHE_MARK_KEY, RECORDING_KEY, CachedChatModel, _common
 from streaming_fakes import (
     REPLY,
     USAGE,
@@ -31,9 +34,6 @@ from streaming_fakes import (
     Tokens,
     TwoAnswersChat,
 )
-
-from cassandra_llm_cache import ConfigurationError
-from cassandra_llm_cache.streaming import CACHE_MARK_KEY, RECORDING_KEY, CachedChatModel, _common
 
 
 @pytest.fixture(autouse=True)
@@ -310,7 +310,9 @@ async def test_recorded_pacing_awaits_in_async_code(monkeypatch):
     [c async for c in wrapper.astream("hi")]
     [c async for c in wrapper.astream("hi")]
     assert probe.calls == 1
-    assert len(slept) <= len(REPLY.split()) + 1
+    # Zero-second sleeps are the flight handing the loop to its subscribers after each chunk.
+    paced = [seconds for seconds in slept if seconds > 0]
+    assert len(paced) <= len(REPLY.split()) + 1
     assert all(seconds >= 0 for seconds in slept)
 
 

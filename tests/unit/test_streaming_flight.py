@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from langchain_core.caches import InMemoryCache
-from streaming_fakes import REPLY, WAIT, ModelError, Probe, ScriptedChat
 
 from cassandra_llm_cache.streaming import CachedChatModel, CoalescedCallError
 from cassandra_llm_cache.streaming._flight import REGISTRY
+from streaming_fakes import REPLY, WAIT, ModelError, Probe, ScriptedChat
 
 
 @pytest.fixture(autouse=True)
@@ -288,3 +288,18 @@ async def test_a_sync_call_on_the_event_loop_does_not_wait_for_that_loop():
     probe.agates[0].set()
     assert (await task).content == REPLY
     assert probe.calls == 2
+
+
+@pytest.mark.asyncio
+async def test_an_async_caller_gets_the_first_chunk_before_a_model_that_never_awaits_ends():
+    """The flight's model task lets callers in after each chunk: no buffering behind it."""
+    probe = Probe()  # no gates: the scripted model's stream never gives the loop a turn
+    wrapper = wrapper_for(probe)
+    total = len(REPLY.split(" ")) + 1  # a chunk per word, then the closing chunk
+    produced_at_first_chunk = None
+    async for _ in wrapper.astream("Where is the fox?"):
+        if produced_at_first_chunk is None:
+            produced_at_first_chunk = len(probe.produced)
+    assert len(probe.produced) == total
+    assert produced_at_first_chunk is not None
+    assert produced_at_first_chunk < total

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from langchain_core.caches import InMemoryCache
 from langchain_core.globals import set_llm_cache
-from streaming_fakes import REPLY, Probe, ScriptedChat, ScriptedLLM, Tokens
 
 from cassandra_llm_cache.streaming import CACHE_MARK_KEY, RECORDING_KEY, CachedLLM
 from cassandra_llm_cache.streaming._flight import REGISTRY
+from streaming_fakes import REPLY, Probe, ScriptedChat, ScriptedLLM, Tokens
 
 
 @pytest.fixture(autouse=True)

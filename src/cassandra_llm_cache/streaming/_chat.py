@@ -10,6 +10,8 @@ model's ``_generate``/``_stream`` directly, so its own cache is never consulted.
 
 What is stored mirrors what ``BaseChatModel._generate_with_cache`` stores (``generation_info``
 and ``llm_output`` merged into ``response_metadata``), plus the stream's recording (``_record``).
+The flight, lease, lookup and update steps are shared with ``CachedLLM`` in ``_core``; this
+module says only what is particular to chat: messages in, message chunks out.
 """
 
 # The wrapped model is driven through its LangChain hooks (_generate, _stream, ...) on purpose.
@@ -18,37 +20,25 @@ and ``llm_output`` merged into ``response_metadata``), plus the stream's recordi
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from langchain_core.caches import BaseCache  # noqa: TC002 - pydantic reads field types at runtime
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel
 from langchain_core.load import dumps
-from langchain_core.messages import AIMessage, message_chunk_to_message
+from langchain_core.messages import AIMessage, BaseMessage, message_chunk_to_message
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, Generation
 from langchain_core.outputs.chat_generation import merge_chat_generation_chunks
 from langchain_core.runnables import RunnableBinding
 from typing_extensions import override
 
-from cassandra_llm_cache.streaming import _flight, _record, _replay
+from cassandra_llm_cache.streaming import _record, _replay
 from cassandra_llm_cache.streaming._common import (
-    accepts_run_manager,
-    afind,
-    apaced,
-    check_cache,
-    find,
-    paced,
     resolve_cache,
     swap_model,
 )
-from cassandra_llm_cache.streaming._flight import Chunk, Done, Event, Hit
-from cassandra_llm_cache.streaming._lease import check_cluster_cache, lease_for
-from cassandra_llm_cache.streaming._options import (
-    DEFAULT_LEASE_SECONDS,
-    Coalesce,
-    parse_coalesce,
-    parse_lease_seconds,
-    parse_replay,
-)
+from cassandra_llm_cache.streaming._core import CachedModelCore, Call
+from cassandra_llm_cache.streaming._flight import Done, Event, Hit
+from cassandra_llm_cache.streaming._options import DEFAULT_LEASE_SECONDS, Coalesce
 
 if TYPE_CHECKING:
     import builtins
@@ -56,7 +46,7 @@ if TYPE_CHECKING:
 
     from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
     from langchain_core.language_models import LanguageModelInput
-    from langchain_core.messages import BaseMessage
+    from langchain_core.rate_limiters import BaseRateLimiter
     from langchain_core.runnables import Runnable
     from langchain_core.tools import BaseTool
     from pydantic import BaseModel
@@ -66,8 +56,12 @@ try:  # langchain-core >= 1.3: a key LangChain keeps out of response_metadata
 except ImportError:  # pragma: no cover - older langchain-core
     GATEWAY_METADATA_RESPONSE_KEY = "lc_gateway_metadata"
 
+_ChatCall = Call[list[BaseMessage]]
 
-class CachedChatModel(BaseChatModel):
+
+class CachedChatModel(
+    CachedModelCore[BaseChatModel, list[BaseMessage], ChatGenerationChunk], BaseChatModel
+):
     """A chat model whose answers come from a cache, streamed, and computed once for many callers.
 
     Args:
@@ -89,12 +83,17 @@ class CachedChatModel(BaseChatModel):
     ``with_structured_output``, callbacks, tracing) works as for the wrapped model.
     """
 
+    # Declared here: the shared core is a plain mixin, and pydantic takes fields only from models.
     model: BaseChatModel
     llm_cache: BaseCache | None = None
     coalesce: Coalesce | None = "process"
     replay: float = 0.0
     lease_seconds: float = DEFAULT_LEASE_SECONDS
 
+    _wrapped_base: ClassVar[type[Any]] = BaseChatModel
+
+    # The public signature, spelled out per class: the model's type differs, and type checkers
+    # would otherwise give a pydantic model an __init__ made of its fields. The work is in _core.
     def __init__(
         self,
         model: BaseChatModel,
@@ -105,41 +104,11 @@ class CachedChatModel(BaseChatModel):
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(model, BaseChatModel):
-            raise TypeError(_not_a_chat_model(model))
-        cache = check_cache(cache)
-        mode = parse_coalesce(coalesce)
-        if mode == "cluster":
-            check_cluster_cache(cache)
-        for name in ("callbacks", "tags", "metadata", "verbose"):
-            kwargs.setdefault(name, getattr(model, name))
-        fields: dict[str, Any] = {
-            "model": model,
-            "llm_cache": cache,
-            "coalesce": mode,
-            "replay": parse_replay(replay),
-            "lease_seconds": parse_lease_seconds(lease_seconds),
-            "cache": False,  # LangChain's own cache path stays off: the wrapper does the caching
-            "disable_streaming": model.disable_streaming,
-            "output_version": model.output_version,
-        }
+        options = {"coalesce": coalesce, "replay": replay, "lease_seconds": lease_seconds}
+        fields = self._fields(model, cache, kwargs, **options)  # also completes kwargs
         super().__init__(**fields, **kwargs)
 
     # --- what LangChain asks a chat model ---------------------------------------------------------
-
-    @property
-    @override
-    def _llm_type(self) -> str:
-        return f"cached-{self.model._llm_type}"
-
-    @property
-    @override
-    def _identifying_params(self) -> dict[str, Any]:
-        return dict(self.model._identifying_params)
-
-    @override
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
-        return self.model._get_ls_params(stop=stop, **kwargs)
 
     @override
     def _get_invocation_params(
@@ -203,7 +172,7 @@ class CachedChatModel(BaseChatModel):
             raise NotImplementedError(msg)
         return cast("Runnable[Any, Any]", swapped)
 
-    # --- the four entry points --------------------------------------------------------------------
+    # --- the four entry points (LangChain's signatures; the work is in _core) ---------------------
 
     @override
     def _generate(
@@ -213,20 +182,7 @@ class CachedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        call = _Call(self, messages, stop, kwargs)
-        events = _flight.run(
-            call.key,
-            lambda: self._source(call, stream=False, run_manager=run_manager),
-            coalesce=self.coalesce is not None,
-            streaming=False,
-        )
-        with contextlib.closing(events):
-            for event in events:
-                if not isinstance(event, Chunk):
-                    return self._result(event)
-        raise AssertionError(
-            "unreachable: a flight always ends with Hit or Done"
-        )  # pragma: no cover
+        return self._result(self._answer(self._call(messages, stop, kwargs), run_manager))
 
     @override
     async def _agenerate(
@@ -236,20 +192,7 @@ class CachedChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        call = _Call(self, messages, stop, kwargs)
-        events = _flight.arun(
-            call.key,
-            lambda: self._asource(call, stream=False, run_manager=run_manager),
-            coalesce=self.coalesce is not None,
-            streaming=False,
-        )
-        async with contextlib.aclosing(events):
-            async for event in events:
-                if not isinstance(event, Chunk):
-                    return self._result(event)
-        raise AssertionError(
-            "unreachable: a flight always ends with Hit or Done"
-        )  # pragma: no cover
+        return self._result(await self._aanswer(self._call(messages, stop, kwargs), run_manager))
 
     @override
     def _stream(
@@ -259,21 +202,7 @@ class CachedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        call = _Call(self, messages, stop, kwargs)
-        events = _flight.run(
-            call.key,
-            lambda: self._source(call, stream=True, run_manager=None),
-            coalesce=self.coalesce is not None,
-            streaming=True,
-        )
-        streamed = False
-        with contextlib.closing(events):
-            for event in events:
-                if isinstance(event, Chunk):
-                    streamed = True
-                    yield _copy_chunk(cast("ChatGenerationChunk", event.chunk))
-                elif not streamed:
-                    yield from paced(self._replay(event), self.replay)
+        yield from self._chunks(self._call(messages, stop, kwargs))
 
     @override
     async def _astream(
@@ -283,22 +212,25 @@ class CachedChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        call = _Call(self, messages, stop, kwargs)
-        events = _flight.arun(
-            call.key,
-            lambda: self._asource(call, stream=True, run_manager=None),
-            coalesce=self.coalesce is not None,
-            streaming=True,
+        # aclosing: leaving the stream early must leave the flight now, not when collected.
+        async with contextlib.aclosing(self._achunks(self._call(messages, stop, kwargs))) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    def _call(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> _ChatCall:
+        """One request and the keys LangChain would use for it."""
+        cache = resolve_cache(self.llm_cache)
+        llm_string = self.model._get_llm_string(stop=stop, **kwargs)
+        # As BaseChatModel._generate_with_cache: message ids are not part of the key.
+        prompt = dumps(
+            [
+                message.model_copy(update={"id": None}) if message.id is not None else message
+                for message in messages
+            ]
         )
-        streamed = False
-        async with contextlib.aclosing(events):
-            async for event in events:
-                if isinstance(event, Chunk):
-                    streamed = True
-                    yield _copy_chunk(cast("ChatGenerationChunk", event.chunk))
-                elif not streamed:
-                    async for chunk in apaced(self._replay(event), self.replay):
-                        yield chunk
+        return Call(cache, messages, prompt, llm_string, stop, kwargs)
 
     # --- answers --------------------------------------------------------------------------------
 
@@ -340,6 +272,7 @@ class CachedChatModel(BaseChatModel):
         ]
         return ChatResult(generations=generations, llm_output=event.llm_output)
 
+    @override
     def _replay(self, event: Event) -> list[tuple[float, ChatGenerationChunk]]:
         if isinstance(event, Hit):
             copies = self._hit_copies(event.generations, convert=False)
@@ -348,110 +281,62 @@ class CachedChatModel(BaseChatModel):
             return _replay.chat_chunks(event.generations[0], hit=False)
         return []
 
-    # --- sources: one lookup, then the model and one update ---------------------------------------
+    # --- the wrapped model, as _core's sources call it ------------------------------------------
 
-    def _streams(self, *, async_api: bool) -> bool:
-        cls = type(self.model)
-        if cls._stream is not BaseChatModel._stream:
-            return True
-        return async_api and cls._astream is not BaseChatModel._astream
+    @staticmethod
+    @override
+    def _model_settings(model: BaseChatModel) -> dict[str, Any]:
+        return {
+            "disable_streaming": model.disable_streaming,
+            "output_version": model.output_version,
+        }
 
-    def _source(
-        self, call: _Call, *, stream: bool, run_manager: CallbackManagerForLLMRun | None
-    ) -> Iterator[Event]:
-        cache = call.cache
-        lease = lease_for(cache, call.prompt, call.llm_string, self.lease_seconds, self.coalesce)
-        found = find(cache, call.prompt, call.llm_string, lease)
-        if found is not None:
-            yield Hit(found)
-            return
-        try:
-            model = self.model
-            if model.rate_limiter:
-                model.rate_limiter.acquire(blocking=True)
-            llm_output = None
-            if stream and self._streams(async_api=False):
-                recorder = _record.ChunkRecorder()
-                chunks: list[ChatGenerationChunk] = []
-                for chunk in model._stream(call.messages, stop=call.stop, **call.kwargs):
-                    recorder.add(chunk.message.content)
-                    chunks.append(chunk)
-                    yield Chunk(chunk)
-                stored = _aggregate(chunks, recorder)
-            else:
-                extra = {"run_manager": run_manager} if accepts_run_manager(model._generate) else {}
-                result = model._generate(call.messages, stop=call.stop, **call.kwargs, **extra)
-                stored, llm_output = _as_stored(result), result.llm_output
-            if cache is not None and stored:
-                cache.update(call.prompt, call.llm_string, stored)
-        finally:
-            if lease is not None:
-                lease.release()
-        yield Done(cast("list[Generation]", stored), llm_output)
+    @override
+    def _rate_limiter(self) -> BaseRateLimiter | None:
+        return self.model.rate_limiter
 
-    async def _asource(
-        self, call: _Call, *, stream: bool, run_manager: AsyncCallbackManagerForLLMRun | None
-    ) -> AsyncIterator[Event]:
-        cache = call.cache
-        lease = lease_for(cache, call.prompt, call.llm_string, self.lease_seconds, self.coalesce)
-        found = await afind(cache, call.prompt, call.llm_string, lease)
-        if found is not None:
-            yield Hit(found)
-            return
-        try:
-            model = self.model
-            if model.rate_limiter:
-                await model.rate_limiter.aacquire(blocking=True)
-            llm_output = None
-            if stream and self._streams(async_api=True):
-                recorder = _record.ChunkRecorder()
-                chunks: list[ChatGenerationChunk] = []
-                async for chunk in model._astream(call.messages, stop=call.stop, **call.kwargs):
-                    recorder.add(chunk.message.content)
-                    chunks.append(chunk)
-                    yield Chunk(chunk)
-                stored = _aggregate(chunks, recorder)
-            else:
-                extra = (
-                    {"run_manager": run_manager} if accepts_run_manager(model._agenerate) else {}
-                )
-                result = await model._agenerate(
-                    call.messages, stop=call.stop, **call.kwargs, **extra
-                )
-                stored, llm_output = _as_stored(result), result.llm_output
-            if cache is not None and stored:
-                await cache.aupdate(call.prompt, call.llm_string, stored)
-        finally:
-            if lease is not None:
-                await lease.arelease()
-        yield Done(cast("list[Generation]", stored), llm_output)
+    @override
+    def _batch(self, call: _ChatCall) -> list[BaseMessage]:
+        return call.model_input
 
+    @staticmethod
+    @override
+    def _stored(result: ChatResult) -> list[Generation]:
+        return _as_stored(result)
 
-class _Call:
-    """One request: its messages and arguments, and the keys LangChain would use for it."""
+    @staticmethod
+    @override
+    def _content(chunk: ChatGenerationChunk) -> object:
+        return chunk.message.content
 
-    __slots__ = ("cache", "key", "kwargs", "llm_string", "messages", "prompt", "stop")
+    @staticmethod
+    @override
+    def _aggregate(
+        chunks: list[ChatGenerationChunk], recorder: _record.ChunkRecorder
+    ) -> list[Generation]:
+        return _aggregate(chunks, recorder)
 
-    def __init__(
-        self,
-        wrapper: CachedChatModel,
-        messages: list[BaseMessage],
-        stop: list[str] | None,
-        kwargs: dict[str, Any],
-    ) -> None:
-        self.cache = resolve_cache(wrapper.llm_cache)
-        self.messages = messages
-        self.stop = stop
-        self.kwargs = dict(kwargs)
-        self.llm_string = wrapper.model._get_llm_string(stop=stop, **kwargs)
-        # As BaseChatModel._generate_with_cache: message ids are not part of the key.
-        self.prompt = dumps(
-            [
-                message.model_copy(update={"id": None}) if message.id is not None else message
-                for message in messages
-            ]
-        )
-        self.key = (id(self.cache), self.llm_string, self.prompt)
+    @staticmethod
+    @override
+    def _copy_chunk(chunk: ChatGenerationChunk) -> ChatGenerationChunk:
+        """A chunk of one's own: LangChain sets ids and metadata on the chunks it is handed."""
+        message = chunk.message.model_copy(deep=not isinstance(chunk.message.content, str))
+        return ChatGenerationChunk(message=message, generation_info=chunk.generation_info)
+
+    @staticmethod
+    @override
+    def _not_wrapped(model: object) -> str:
+        if isinstance(model, RunnableBinding):
+            return (
+                "CachedChatModel wraps a chat model, not a binding: wrap the model first, then "
+                "bind (CachedChatModel(model).bind_tools(...))"
+            )
+        if isinstance(model, BaseLanguageModel):
+            return (
+                f"CachedChatModel wraps a chat model (BaseChatModel); {type(model).__name__} is a "
+                "text-completion model: use CachedLLM"
+            )
+        return f"CachedChatModel wraps a chat model (BaseChatModel), not {type(model).__name__}"
 
 
 def _metadata(generation: ChatGeneration) -> dict[str, Any]:
@@ -463,10 +348,10 @@ def _metadata(generation: ChatGeneration) -> dict[str, Any]:
     }
 
 
-def _as_stored(result: ChatResult) -> list[ChatGeneration]:
+def _as_stored(result: ChatResult) -> list[Generation]:
     """What ``_generate_with_cache`` would store for ``result``."""
     single = len(result.generations) == 1 and result.llm_output is not None
-    stored = []
+    stored: list[Generation] = []
     for generation in result.generations:
         metadata = _metadata(generation)
         if single:
@@ -478,7 +363,7 @@ def _as_stored(result: ChatResult) -> list[ChatGeneration]:
 
 def _aggregate(
     chunks: list[ChatGenerationChunk], recorder: _record.ChunkRecorder
-) -> list[ChatGeneration]:
+) -> list[Generation]:
     """The streamed answer as one generation (as ``generate_from_stream``), with its recording."""
     if not chunks:
         return []
@@ -495,23 +380,3 @@ def _aggregate(
     message = message_chunk_to_message(merged.message)
     info = _record.with_recording(merged.generation_info, recorder.recording())
     return [ChatGeneration(message=message, generation_info=info)]
-
-
-def _copy_chunk(chunk: ChatGenerationChunk) -> ChatGenerationChunk:
-    """A chunk of one's own: LangChain sets ids and metadata on the chunks it is handed."""
-    message = chunk.message.model_copy(deep=not isinstance(chunk.message.content, str))
-    return ChatGenerationChunk(message=message, generation_info=chunk.generation_info)
-
-
-def _not_a_chat_model(model: object) -> str:
-    if isinstance(model, RunnableBinding):
-        return (
-            "CachedChatModel wraps a chat model, not a binding: wrap the model first, then bind "
-            "(CachedChatModel(model).bind_tools(...))"
-        )
-    if isinstance(model, BaseLanguageModel):
-        return (
-            f"CachedChatModel wraps a chat model (BaseChatModel); {type(model).__name__} is a "
-            "text-completion model: use CachedLLM"
-        )
-    return f"CachedChatModel wraps a chat model (BaseChatModel), not {type(model).__name__}"

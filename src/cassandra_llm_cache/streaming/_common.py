@@ -45,6 +45,11 @@ def accepts_run_manager(method: Callable[..., Any]) -> bool:
     return known
 
 
+def run_manager_arg(method: Callable[..., Any], run_manager: object) -> dict[str, Any]:
+    """``{"run_manager": ...}`` for a ``_generate``/``_agenerate`` that takes one, else nothing."""
+    return {"run_manager": run_manager} if accepts_run_manager(method) else {}
+
+
 def check_cache(cache: object) -> BaseCache | None:
     if cache is None or isinstance(cache, BaseCache):
         return cache

@@ -114,6 +114,10 @@ class Flight:
         try:
             async for event in source:
                 self._publish(event)
+                # Let the subscribers take what was just published before the next chunk: a
+                # model whose stream does not await between chunks would otherwise run to its
+                # end first, and the first chunk would reach callers last.
+                await asyncio.sleep(0)
         except asyncio.CancelledError:
             self._fail(None, owner=None)
             raise
@@ -332,6 +336,41 @@ class Registry:
 REGISTRY: Final = Registry()
 
 
+class _Follower:
+    """One caller following flights until one answers it: what ``run`` and ``arun`` share.
+
+    A flight that ends without an answer for this caller (``_Restart``) is followed by a new one,
+    unless part of a stream was already handed out: then the caller gets
+    :class:`CoalescedCallError`. Either way the caller leaves each flight it joined.
+    """
+
+    __slots__ = ("_streamed", "_streaming", "me", "restarting")
+
+    def __init__(self, *, streaming: bool) -> None:
+        self.me = object()
+        self._streaming = streaming
+        self._streamed = False
+        self.restarting = False
+
+    def seen(self, event: Event) -> Event:
+        """``event``, noted on its way to the caller."""
+        self._streamed = self._streamed or (self._streaming and isinstance(event, Chunk))
+        return event
+
+    @contextlib.contextmanager
+    def attempt(self, flight: Flight, *, sync: bool) -> Iterator[None]:
+        """Following ``flight`` once; afterwards ``restarting`` says whether to start over."""
+        self.restarting = False
+        try:
+            yield
+        except _Restart as restart:
+            if self._streamed:
+                raise _interrupted(restart.cause) from restart.cause
+            self.restarting = True
+        finally:
+            flight.leave(sync=sync)
+
+
 def run(
     key: Key,
     make_source: Callable[[], Iterator[Event]],
@@ -348,26 +387,19 @@ def run(
     if not coalesce:
         yield from make_source()
         return
-    me = object()
-    streamed = False
+    follower = _Follower(streaming=streaming)
     while True:
         flight, start = registry.join(key, sync=True)
         if flight is None:
             yield from make_source()
             return
-        try:
+        with follower.attempt(flight, sync=True):
             if start:
                 flight.start_sync(make_source())
-            for event in flight.follow(me):
-                streamed = streamed or (streaming and isinstance(event, Chunk))
-                yield event
-        except _Restart as restart:
-            if streamed:
-                raise _interrupted(restart.cause) from restart.cause
-            continue
-        finally:
-            flight.leave(sync=True)
-        return
+            for event in flight.follow(follower.me):
+                yield follower.seen(event)
+        if not follower.restarting:
+            return
 
 
 async def arun(
@@ -383,24 +415,17 @@ async def arun(
         async for event in make_source():
             yield event
         return
-    me = object()
-    streamed = False
+    follower = _Follower(streaming=streaming)
     while True:
         flight, start = registry.join(key, sync=False)
         assert flight is not None  # only sync callers are turned away
-        try:
+        with follower.attempt(flight, sync=False):
             if start:
-                flight.start_async(make_source(), me)
-            async for event in flight.afollow(me):
-                streamed = streamed or (streaming and isinstance(event, Chunk))
-                yield event
-        except _Restart as restart:
-            if streamed:
-                raise _interrupted(restart.cause) from restart.cause
-            continue
-        finally:
-            flight.leave(sync=False)
-        return
+                flight.start_async(make_source(), follower.me)
+            async for event in flight.afollow(follower.me):
+                yield follower.seen(event)
+        if not follower.restarting:
+            return
 
 
 def _interrupted(cause: BaseException | None) -> CoalescedCallError:

@@ -33,7 +33,7 @@ from cassandra_llm_cache.exact import CassandraCache
 from cassandra_llm_cache.semantic import CassandraSemanticCache
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Iterator, Sequence
 
     from cassandra.cluster import ResponseFuture, Session
     from langchain_core.caches import BaseCache
@@ -98,6 +98,22 @@ class LeaseTable:
             self._ready = True
         return await _awaited(self._session.execute_async(query, values, timeout=5))
 
+    def attempt(self, query: str, values: tuple[object, ...]) -> list[Any] | None:
+        """:meth:`execute`, fail-open: ``None`` (reported) when the request fails."""
+        try:
+            return self.execute(query, values)
+        except Exception as exc:  # noqa: BLE001 - fail-open: the caller calls the model
+            self.report(exc)
+            return None
+
+    async def aattempt(self, query: str, values: tuple[object, ...]) -> list[Any] | None:
+        """Async :meth:`attempt`."""
+        try:
+            return await self.aexecute(query, values)
+        except Exception as exc:  # noqa: BLE001 - fail-open: the caller calls the model
+            self.report(exc)
+            return None
+
     def report(self, exc: BaseException) -> None:
         level = logging.DEBUG if self._reported else logging.WARNING
         self._reported = True
@@ -138,29 +154,19 @@ class Lease:
         """``None``: this caller leads (or leases failed); else the leader's cached answer."""
         while True:
             holder = uuid.uuid4()
-            try:
-                if _applied(
-                    self._table.execute(self._table.insert(), (self._key, holder, self._ttl))
-                ):
-                    self._holder = holder
-                    return None
-            except Exception as exc:  # noqa: BLE001 - fail-open: the caller calls the model
-                self._table.report(exc)
+            rows = self._table.attempt(self._table.insert(), (self._key, holder, self._ttl))
+            if self._leads(rows, holder):
                 return None
-            deadline = time.monotonic() + self._ttl
-            pause = FIRST_POLL
-            while time.monotonic() < deadline:
+            for pause in _polls(self._ttl):
                 time.sleep(pause)
-                pause = min(pause * _BACKOFF, MAX_POLL)
                 found = lookup()
                 if found:
                     return found
-                try:
-                    if not self._table.execute(self._table.select(), (self._key,)):
-                        break  # the leader is gone without an answer: compete again
-                except Exception as exc:  # noqa: BLE001
-                    self._table.report(exc)
+                rows = self._table.attempt(self._table.select(), (self._key,))
+                if rows is None:
                     return None
+                if not rows:
+                    break  # the leader is gone without an answer: compete again
 
     async def aacquire_or_wait(
         self, lookup: Callable[[], Awaitable[Sequence[Generation] | None]]
@@ -168,30 +174,28 @@ class Lease:
         """Async :meth:`acquire_or_wait`."""
         while True:
             holder = uuid.uuid4()
-            try:
-                rows = await self._table.aexecute(
-                    self._table.insert(), (self._key, holder, self._ttl)
-                )
-                if _applied(rows):
-                    self._holder = holder
-                    return None
-            except Exception as exc:  # noqa: BLE001 - fail-open: the caller calls the model
-                self._table.report(exc)
+            rows = await self._table.aattempt(self._table.insert(), (self._key, holder, self._ttl))
+            if self._leads(rows, holder):
                 return None
-            deadline = time.monotonic() + self._ttl
-            pause = FIRST_POLL
-            while time.monotonic() < deadline:
+            for pause in _polls(self._ttl):
                 await asyncio.sleep(pause)
-                pause = min(pause * _BACKOFF, MAX_POLL)
                 found = await lookup()
                 if found:
                     return found
-                try:
-                    if not await self._table.aexecute(self._table.select(), (self._key,)):
-                        break
-                except Exception as exc:  # noqa: BLE001
-                    self._table.report(exc)
+                rows = await self._table.aattempt(self._table.select(), (self._key,))
+                if rows is None:
                     return None
+                if not rows:
+                    break
+
+    def _leads(self, rows: list[Any] | None, holder: uuid.UUID) -> bool:
+        """Whether the insert's answer ends the contest: won, or failed (fail-open: no lease)."""
+        if rows is None:
+            return True
+        if _applied(rows):
+            self._holder = holder
+            return True
+        return False
 
     @property
     def held(self) -> bool:
@@ -199,19 +203,22 @@ class Lease:
 
     def release(self) -> None:
         holder, self._holder = self._holder, None
-        if holder is not None:
-            try:
-                self._table.execute(self._table.delete(), (self._key, holder))
-            except Exception as exc:  # noqa: BLE001 - the TTL removes it anyway
-                self._table.report(exc)
+        if holder is not None:  # a failed delete is reported; the TTL removes the row anyway
+            self._table.attempt(self._table.delete(), (self._key, holder))
 
     async def arelease(self) -> None:
         holder, self._holder = self._holder, None
         if holder is not None:
-            try:
-                await self._table.aexecute(self._table.delete(), (self._key, holder))
-            except Exception as exc:  # noqa: BLE001
-                self._table.report(exc)
+            await self._table.aattempt(self._table.delete(), (self._key, holder))
+
+
+def _polls(seconds: float) -> Iterator[float]:
+    """The pauses of a follower's polling: from 10 ms, backing off to 100 ms, for ``seconds``."""
+    deadline = time.monotonic() + seconds
+    pause = FIRST_POLL
+    while time.monotonic() < deadline:
+        yield pause
+        pause = min(pause * _BACKOFF, MAX_POLL)
 
 
 _TABLES: weakref.WeakKeyDictionary[BaseCache, LeaseTable] = weakref.WeakKeyDictionary()

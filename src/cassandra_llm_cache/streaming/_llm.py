@@ -9,6 +9,7 @@ and never passes its run manager to the wrapped model's ``_stream`` (no token is
 
 A call with several prompts (``batch``, ``generate``) is looked up prompt by prompt and its misses
 go to the wrapped model in one call, as ``BaseLLM.generate`` does; such calls are not coalesced.
+The flight, lease, lookup and update steps are shared with ``CachedChatModel`` in ``_core``.
 """
 
 # The wrapped model is driven through its LangChain hooks (_generate, _stream, ...) on purpose.
@@ -19,31 +20,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_core.caches import BaseCache  # noqa: TC002 - pydantic reads field types at runtime
 from langchain_core.language_models import BaseChatModel, BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from typing_extensions import override
 
-from cassandra_llm_cache.streaming import _flight, _record, _replay
-from cassandra_llm_cache.streaming._common import (
-    accepts_run_manager,
-    afind,
-    check_cache,
-    find,
-    resolve_cache,
-    usable,
-)
-from cassandra_llm_cache.streaming._flight import Chunk, Done, Event, Hit
-from cassandra_llm_cache.streaming._lease import check_cluster_cache, lease_for
-from cassandra_llm_cache.streaming._options import (
-    DEFAULT_LEASE_SECONDS,
-    Coalesce,
-    parse_coalesce,
-    parse_lease_seconds,
-    parse_replay,
-)
+from cassandra_llm_cache.streaming import _record, _replay
+from cassandra_llm_cache.streaming._common import resolve_cache, run_manager_arg, usable
+from cassandra_llm_cache.streaming._core import CachedModelCore, Call
+from cassandra_llm_cache.streaming._flight import Done, Event, Hit
+from cassandra_llm_cache.streaming._options import DEFAULT_LEASE_SECONDS, Coalesce
 
 if TYPE_CHECKING:
     import builtins
@@ -51,20 +39,27 @@ if TYPE_CHECKING:
 
     from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 
+_TextCall = Call[str]
 
-class CachedLLM(BaseLLM):
+
+class CachedLLM(CachedModelCore[BaseLLM, str, GenerationChunk], BaseLLM):
     """A text-completion model whose answers come from a cache, streamed, computed once.
 
     Arguments as for :class:`CachedChatModel`; ``model`` must be a ``BaseLLM`` (a chat model is a
     ``TypeError``). Hits carry ``generation_info["llm_cache"] == "hit"``.
     """
 
+    # Declared here: the shared core is a plain mixin, and pydantic takes fields only from models.
     model: BaseLLM
     llm_cache: BaseCache | None = None
     coalesce: Coalesce | None = "process"
     replay: float = 0.0
     lease_seconds: float = DEFAULT_LEASE_SECONDS
 
+    _wrapped_base: ClassVar[type[Any]] = BaseLLM
+
+    # The public signature, spelled out per class: the model's type differs, and type checkers
+    # would otherwise give a pydantic model an __init__ made of its fields. The work is in _core.
     def __init__(
         self,
         model: BaseLLM,
@@ -75,37 +70,9 @@ class CachedLLM(BaseLLM):
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(model, BaseLLM):
-            raise TypeError(_not_an_llm(model))
-        cache = check_cache(cache)
-        mode = parse_coalesce(coalesce)
-        if mode == "cluster":
-            check_cluster_cache(cache)
-        for name in ("callbacks", "tags", "metadata", "verbose"):
-            kwargs.setdefault(name, getattr(model, name))
-        fields: dict[str, Any] = {
-            "model": model,
-            "llm_cache": cache,
-            "coalesce": mode,
-            "replay": parse_replay(replay),
-            "lease_seconds": parse_lease_seconds(lease_seconds),
-            "cache": False,  # LangChain's own cache path stays off: the wrapper does the caching
-        }
+        options = {"coalesce": coalesce, "replay": replay, "lease_seconds": lease_seconds}
+        fields = self._fields(model, cache, kwargs, **options)  # also completes kwargs
         super().__init__(**fields, **kwargs)
-
-    @property
-    @override
-    def _llm_type(self) -> str:
-        return f"cached-{self.model._llm_type}"
-
-    @property
-    @override
-    def _identifying_params(self) -> dict[str, Any]:
-        return dict(self.model._identifying_params)
-
-    @override
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
-        return self.model._get_ls_params(stop=stop, **kwargs)
 
     def _llm_string(self, stop: list[str] | None) -> str:
         """``BaseLLM.generate``'s model string for the wrapped model (call kwargs are not in it)."""
@@ -114,13 +81,7 @@ class CachedLLM(BaseLLM):
         params["stop"] = stop
         return str(sorted(params.items()))
 
-    def _streams(self, *, async_api: bool) -> bool:
-        cls = type(self.model)
-        if cls._stream is not BaseLLM._stream:
-            return True
-        return async_api and cls._astream is not BaseLLM._astream
-
-    # --- entry points ----------------------------------------------------------------------------
+    # --- entry points (LangChain's signatures; the work is in _core) ----------------------------
 
     @override
     def _generate(
@@ -131,21 +92,8 @@ class CachedLLM(BaseLLM):
         **kwargs: Any,
     ) -> LLMResult:
         if len(prompts) != 1:
-            return self._generate_many(prompts, stop, run_manager, kwargs)
-        call = _Call(self, prompts[0], stop, kwargs)
-        events = _flight.run(
-            call.key,
-            lambda: self._source(call, stream=False, run_manager=run_manager),
-            coalesce=self.coalesce is not None,
-            streaming=False,
-        )
-        with contextlib.closing(events):
-            for event in events:
-                if not isinstance(event, Chunk):
-                    return self._result(event)
-        raise AssertionError(
-            "unreachable: a flight always ends with Hit or Done"
-        )  # pragma: no cover
+            return self._generate_many(self._many(prompts, stop, kwargs), run_manager)
+        return self._result(self._answer(self._call(prompts[0], stop, kwargs), run_manager))
 
     @override
     async def _agenerate(
@@ -156,21 +104,8 @@ class CachedLLM(BaseLLM):
         **kwargs: Any,
     ) -> LLMResult:
         if len(prompts) != 1:
-            return await self._agenerate_many(prompts, stop, run_manager, kwargs)
-        call = _Call(self, prompts[0], stop, kwargs)
-        events = _flight.arun(
-            call.key,
-            lambda: self._asource(call, stream=False, run_manager=run_manager),
-            coalesce=self.coalesce is not None,
-            streaming=False,
-        )
-        async with contextlib.aclosing(events):
-            async for event in events:
-                if not isinstance(event, Chunk):
-                    return self._result(event)
-        raise AssertionError(
-            "unreachable: a flight always ends with Hit or Done"
-        )  # pragma: no cover
+            return await self._agenerate_many(self._many(prompts, stop, kwargs), run_manager)
+        return self._result(await self._aanswer(self._call(prompts[0], stop, kwargs), run_manager))
 
     @override
     def _stream(
@@ -180,34 +115,11 @@ class CachedLLM(BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
-        for chunk in self._chunks(prompt, stop, kwargs):
-            if run_manager is not None:
-                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-            yield chunk
-
-    def _chunks(
-        self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> Iterator[GenerationChunk]:
-        import time
-
-        call = _Call(self, prompt, stop, kwargs)
-        events = _flight.run(
-            call.key,
-            lambda: self._source(call, stream=True, run_manager=None),
-            coalesce=self.coalesce is not None,
-            streaming=True,
-        )
-        streamed = False
-        with contextlib.closing(events):
-            for event in events:
-                if isinstance(event, Chunk):
-                    streamed = True
-                    yield _copy(cast("GenerationChunk", event.chunk))
-                elif not streamed:
-                    for delay, chunk in self._replay(event):
-                        if self.replay > 0 and delay > 0:
-                            time.sleep(delay * self.replay)
-                        yield chunk
+        with contextlib.closing(self._chunks(self._call(prompt, stop, kwargs))) as chunks:
+            for chunk in chunks:
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
 
     @override
     async def _astream(
@@ -217,31 +129,21 @@ class CachedLLM(BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
-        import asyncio
+        # aclosing: leaving the stream early must leave the flight now, not when collected.
+        async with contextlib.aclosing(self._achunks(self._call(prompt, stop, kwargs))) as chunks:
+            async for chunk in chunks:
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
 
-        call = _Call(self, prompt, stop, kwargs)
-        events = _flight.arun(
-            call.key,
-            lambda: self._asource(call, stream=True, run_manager=None),
-            coalesce=self.coalesce is not None,
-            streaming=True,
+    def _call(self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]) -> _TextCall:
+        """One single-prompt request and its keys."""
+        return Call(
+            resolve_cache(self.llm_cache), prompt, prompt, self._llm_string(stop), stop, kwargs
         )
-        streamed = False
-        async with contextlib.aclosing(events):
-            async for event in events:
-                if isinstance(event, Chunk):
-                    streamed = True
-                    chunks = [(0.0, _copy(cast("GenerationChunk", event.chunk)))]
-                elif not streamed:
-                    chunks = self._replay(event)
-                else:
-                    continue
-                for delay, chunk in chunks:
-                    if self.replay > 0 and delay > 0:
-                        await asyncio.sleep(delay * self.replay)
-                    if run_manager is not None:
-                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                    yield chunk
+
+    def _many(self, prompts: list[str], stop: list[str] | None, kwargs: dict[str, Any]) -> _Many:
+        return _Many(prompts, self._llm_string(stop), stop, kwargs)
 
     # --- answers ---------------------------------------------------------------------------------
 
@@ -255,6 +157,7 @@ class CachedLLM(BaseLLM):
         ]
         return LLMResult(generations=[clean], llm_output=event.llm_output)
 
+    @override
     def _replay(self, event: Event) -> list[tuple[float, GenerationChunk]]:
         if isinstance(event, Hit):
             generation, hit = event.generations[0], True
@@ -263,175 +166,122 @@ class CachedLLM(BaseLLM):
         else:
             return []
         if not self._streams(async_api=False):  # the bare model streams in one piece
-            info = _record.marked(generation.generation_info) if hit else None
-            if not hit:
-                info = _record.without_recording(generation.generation_info)
+            info = _record.served(generation.generation_info, hit=hit)
             return [(0.0, GenerationChunk(text=generation.text, generation_info=info))]
         return _replay.text_chunks(generation, hit=hit)
 
+    # --- several prompts: looked up one by one, the misses sent to the model in one call -------
+
     def _generate_many(
-        self,
-        prompts: list[str],
-        stop: list[str] | None,
-        run_manager: CallbackManagerForLLMRun | None,
-        kwargs: dict[str, Any],
+        self, many: _Many, run_manager: CallbackManagerForLLMRun | None
     ) -> LLMResult:
         cache = resolve_cache(self.llm_cache)
-        llm_string = self._llm_string(stop)
-        found: list[list[Generation] | None] = []
-        for prompt in prompts:
-            hit = cache.lookup(prompt, llm_string) if cache is not None else None
-            found.append(_hit_copies(hit) if hit is not None and usable(hit) else None)
-        missing = [i for i, generations in enumerate(found) if generations is None]
-        llm_output = None
-        if missing:
-            extra = (
-                {"run_manager": run_manager} if accepts_run_manager(self.model._generate) else {}
-            )
-            result = self.model._generate(
-                [prompts[i] for i in missing], stop=stop, **kwargs, **extra
-            )
-            llm_output = result.llm_output
-            for i, generations in zip(missing, result.generations, strict=True):
-                found[i] = generations
-                if cache is not None:
-                    cache.update(prompts[i], llm_string, generations)
-        return LLMResult(generations=[g or [] for g in found], llm_output=llm_output)
+        for prompt in many.prompts:
+            many.found(cache.lookup(prompt, many.llm_string) if cache is not None else None)
+        if not many.missing:
+            return many.result(None)
+        extra = run_manager_arg(self.model._generate, run_manager)
+        result = self.model._generate(many.misses(), stop=many.stop, **many.kwargs, **extra)
+        for prompt, generations in many.answered(result):
+            if cache is not None:
+                cache.update(prompt, many.llm_string, generations)
+        return many.result(result.llm_output)
 
     async def _agenerate_many(
-        self,
-        prompts: list[str],
-        stop: list[str] | None,
-        run_manager: AsyncCallbackManagerForLLMRun | None,
-        kwargs: dict[str, Any],
+        self, many: _Many, run_manager: AsyncCallbackManagerForLLMRun | None
     ) -> LLMResult:
         cache = resolve_cache(self.llm_cache)
-        llm_string = self._llm_string(stop)
-        found: list[list[Generation] | None] = []
-        for prompt in prompts:
-            hit = await cache.alookup(prompt, llm_string) if cache is not None else None
-            found.append(_hit_copies(hit) if hit is not None and usable(hit) else None)
-        missing = [i for i, generations in enumerate(found) if generations is None]
-        llm_output = None
-        if missing:
-            extra = (
-                {"run_manager": run_manager} if accepts_run_manager(self.model._agenerate) else {}
-            )
-            result = await self.model._agenerate(
-                [prompts[i] for i in missing], stop=stop, **kwargs, **extra
-            )
-            llm_output = result.llm_output
-            for i, generations in zip(missing, result.generations, strict=True):
-                found[i] = generations
-                if cache is not None:
-                    await cache.aupdate(prompts[i], llm_string, generations)
-        return LLMResult(generations=[g or [] for g in found], llm_output=llm_output)
+        for prompt in many.prompts:
+            many.found(await cache.alookup(prompt, many.llm_string) if cache is not None else None)
+        if not many.missing:
+            return many.result(None)
+        extra = run_manager_arg(self.model._agenerate, run_manager)
+        misses = many.misses()
+        result = await self.model._agenerate(misses, stop=many.stop, **many.kwargs, **extra)
+        for prompt, generations in many.answered(result):
+            if cache is not None:
+                await cache.aupdate(prompt, many.llm_string, generations)
+        return many.result(result.llm_output)
 
-    # --- sources ---------------------------------------------------------------------------------
+    # --- the wrapped model, as _core's sources call it ------------------------------------------
 
-    def _source(
-        self, call: _Call, *, stream: bool, run_manager: CallbackManagerForLLMRun | None
-    ) -> Iterator[Event]:
-        cache = call.cache
-        lease = lease_for(cache, call.prompt, call.llm_string, self.lease_seconds, self.coalesce)
-        found = find(cache, call.prompt, call.llm_string, lease)
-        if found is not None:
-            yield Hit(found)
-            return
-        try:
-            model = self.model
-            llm_output = None
-            if stream and self._streams(async_api=False):
-                recorder = _record.ChunkRecorder()
-                chunks: list[GenerationChunk] = []
-                for chunk in model._stream(call.prompt, stop=call.stop, **call.kwargs):
-                    recorder.add(chunk.text)
-                    chunks.append(chunk)
-                    yield Chunk(chunk)
-                stored = _aggregate(chunks, recorder)
-            else:
-                extra = {"run_manager": run_manager} if accepts_run_manager(model._generate) else {}
-                result = model._generate([call.prompt], stop=call.stop, **call.kwargs, **extra)
-                stored, llm_output = list(result.generations[0]), result.llm_output
-            if cache is not None and stored:
-                cache.update(call.prompt, call.llm_string, stored)
-        finally:
-            if lease is not None:
-                lease.release()
-        yield Done(stored, llm_output)
+    @override
+    def _batch(self, call: _TextCall) -> list[str]:
+        return [call.model_input]
 
-    async def _asource(
-        self, call: _Call, *, stream: bool, run_manager: AsyncCallbackManagerForLLMRun | None
-    ) -> AsyncIterator[Event]:
-        cache = call.cache
-        lease = lease_for(cache, call.prompt, call.llm_string, self.lease_seconds, self.coalesce)
-        found = await afind(cache, call.prompt, call.llm_string, lease)
-        if found is not None:
-            yield Hit(found)
-            return
-        try:
-            model = self.model
-            llm_output = None
-            if stream and self._streams(async_api=True):
-                recorder = _record.ChunkRecorder()
-                chunks: list[GenerationChunk] = []
-                async for chunk in model._astream(call.prompt, stop=call.stop, **call.kwargs):
-                    recorder.add(chunk.text)
-                    chunks.append(chunk)
-                    yield Chunk(chunk)
-                stored = _aggregate(chunks, recorder)
-            else:
-                extra = (
-                    {"run_manager": run_manager} if accepts_run_manager(model._agenerate) else {}
-                )
-                result = await model._agenerate(
-                    [call.prompt], stop=call.stop, **call.kwargs, **extra
-                )
-                stored, llm_output = list(result.generations[0]), result.llm_output
-            if cache is not None and stored:
-                await cache.aupdate(call.prompt, call.llm_string, stored)
-        finally:
-            if lease is not None:
-                await lease.arelease()
-        yield Done(stored, llm_output)
+    @staticmethod
+    @override
+    def _stored(result: LLMResult) -> list[Generation]:
+        return list(result.generations[0])
+
+    @staticmethod
+    @override
+    def _content(chunk: GenerationChunk) -> object:
+        return chunk.text
+
+    @staticmethod
+    @override
+    def _aggregate(
+        chunks: builtins.list[GenerationChunk], recorder: _record.ChunkRecorder
+    ) -> builtins.list[Generation]:
+        if not chunks:
+            return []
+        merged = functools.reduce(operator.add, chunks)
+        info = _record.with_recording(merged.generation_info, recorder.recording())
+        return [Generation(text=merged.text, generation_info=info)]
+
+    @staticmethod
+    @override
+    def _copy_chunk(chunk: GenerationChunk) -> GenerationChunk:
+        return GenerationChunk(text=chunk.text, generation_info=chunk.generation_info)
+
+    @staticmethod
+    @override
+    def _not_wrapped(model: object) -> str:
+        hint = ": use CachedChatModel" if isinstance(model, BaseChatModel) else ""
+        return (
+            f"CachedLLM wraps a text-completion model (BaseLLM), not {type(model).__name__}{hint}"
+        )
 
 
-class _Call:
-    """One single-prompt request and its keys."""
+class _Many:
+    """A call with several prompts: what the cache answered, and what goes to the model (pure)."""
 
-    __slots__ = ("cache", "key", "kwargs", "llm_string", "prompt", "stop")
+    __slots__ = ("_found", "kwargs", "llm_string", "prompts", "stop")
 
     def __init__(
-        self, wrapper: CachedLLM, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]
+        self, prompts: list[str], llm_string: str, stop: list[str] | None, kwargs: dict[str, Any]
     ) -> None:
-        self.cache = resolve_cache(wrapper.llm_cache)
-        self.prompt = prompt
+        self.prompts = prompts
+        self.llm_string = llm_string
         self.stop = stop
-        self.kwargs = dict(kwargs)
-        self.llm_string = wrapper._llm_string(stop)
-        self.key = (id(self.cache), self.llm_string, prompt)
+        self.kwargs = kwargs
+        self._found: list[list[Generation] | None] = []
+
+    def found(self, hit: object) -> None:
+        """The lookup result for the next prompt (``None``: not looked up)."""
+        self._found.append(_hit_copies(hit) if hit is not None and usable(hit) else None)
+
+    @property
+    def missing(self) -> list[int]:
+        return [i for i, generations in enumerate(self._found) if generations is None]
+
+    def misses(self) -> list[str]:
+        return [self.prompts[i] for i in self.missing]
+
+    def answered(self, result: LLMResult) -> list[tuple[str, list[Generation]]]:
+        """Takes the model's answers to the misses; returns what to store, prompt by prompt."""
+        to_store = []
+        for i, generations in zip(self.missing, result.generations, strict=True):
+            self._found[i] = generations
+            to_store.append((self.prompts[i], generations))
+        return to_store
+
+    def result(self, llm_output: dict[str, Any] | None) -> LLMResult:
+        return LLMResult(generations=[g or [] for g in self._found], llm_output=llm_output)
 
 
 def _hit_copies(found: builtins.list[Generation]) -> builtins.list[Generation]:
     return [
         Generation(text=g.text, generation_info=_record.marked(g.generation_info)) for g in found
     ]
-
-
-def _aggregate(
-    chunks: builtins.list[GenerationChunk], recorder: _record.ChunkRecorder
-) -> builtins.list[Generation]:
-    if not chunks:
-        return []
-    merged = functools.reduce(operator.add, chunks)
-    info = _record.with_recording(merged.generation_info, recorder.recording())
-    return [Generation(text=merged.text, generation_info=info)]
-
-
-def _copy(chunk: GenerationChunk) -> GenerationChunk:
-    return GenerationChunk(text=chunk.text, generation_info=chunk.generation_info)
-
-
-def _not_an_llm(model: object) -> str:
-    hint = ": use CachedChatModel" if isinstance(model, BaseChatModel) else ""
-    return f"CachedLLM wraps a text-completion model (BaseLLM), not {type(model).__name__}{hint}"

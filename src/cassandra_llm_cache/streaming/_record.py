@@ -113,6 +113,11 @@ def without_recording(info: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return rest or None
 
 
+def served(info: Mapping[str, Any] | None, *, hit: bool) -> dict[str, Any] | None:
+    """``info`` as a caller gets it: :func:`marked` for a hit, else :func:`without_recording`."""
+    return marked(info) if hit else without_recording(info)
+
+
 def marked(info: Mapping[str, Any] | None) -> dict[str, Any]:
     """``info`` without the recording and with the hit mark."""
     return {**(without_recording(info) or {}), CACHE_MARK_KEY: HIT}

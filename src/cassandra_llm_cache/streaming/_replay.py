@@ -82,41 +82,40 @@ def _delays(count: int, recording: _record.Recording | None) -> list[float]:
     return [0.0] + [even] * (count - 1)
 
 
+def _planned(
+    generation: Generation, content: str | list[Any], *, hit: bool
+) -> tuple[dict[str, Any] | None, list[tuple[float, Piece]]]:
+    """What the last chunk carries as ``generation_info``, and each piece after its delay.
+
+    The part both kinds of replay share: only how a piece becomes a chunk differs.
+    """
+    recording = _record.read(generation.generation_info)
+    pieces = _pieces(content, recording)
+    planned = list(zip(_delays(len(pieces), recording), pieces, strict=True))
+    return _record.served(generation.generation_info, hit=hit), planned
+
+
 def text_chunks(generation: Generation, *, hit: bool) -> list[tuple[float, GenerationChunk]]:
     """A text-completion generation as chunks (each after its delay)."""
-    recording = _record.read(generation.generation_info)
-    info = (
-        _record.marked(generation.generation_info)
-        if hit
-        else _record.without_recording(generation.generation_info)
-    )
-    pieces = _pieces(generation.text, recording)
-    delays = _delays(len(pieces), recording)
-    last = len(pieces) - 1
+    info, planned = _planned(generation, generation.text, hit=hit)
+    last = len(planned) - 1
     return [
         (delay, GenerationChunk(text=str(piece), generation_info=info if i == last else None))
-        for i, (delay, piece) in enumerate(zip(delays, pieces, strict=True))
+        for i, (delay, piece) in enumerate(planned)
     ]
 
 
 def chat_chunks(generation: Generation, *, hit: bool) -> list[tuple[float, ChatGenerationChunk]]:
     """A chat generation as message chunks whose sum is its message (each after its delay)."""
-    recording = _record.read(generation.generation_info)
-    info = (
-        _record.marked(generation.generation_info)
-        if hit
-        else _record.without_recording(generation.generation_info)
-    )
     message: BaseMessage = (
         generation.message
         if isinstance(generation, ChatGeneration)
         else AIMessage(content=generation.text)
     )
-    pieces = _pieces(message.content, recording)
-    delays = _delays(len(pieces), recording)
-    last = len(pieces) - 1
+    info, planned = _planned(generation, message.content, hit=hit)
+    last = len(planned) - 1
     chunks = []
-    for i, (delay, piece) in enumerate(zip(delays, pieces, strict=True)):
+    for i, (delay, piece) in enumerate(planned):
         if i == last:
             chunk = _last_chunk(message, piece)
             chunks.append((delay, ChatGenerationChunk(message=chunk, generation_info=info)))
