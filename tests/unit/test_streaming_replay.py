@@ -22,6 +22,11 @@ from cassandra_llm_cache.streaming._record import CACHE_MARK_KEY, RECORDING_KEY
 USAGE = {"input_tokens": 3, "output_tokens": 5, "total_tokens": 8}
 
 
+def replayed(chunks_of, generation, **options):
+    """The replay's chunks, taken all at once (the replay builds them one by one)."""
+    return list(chunks_of(generation, **options))
+
+
 def added(chunks) -> AIMessage:
     total = functools.reduce(operator.add, [chunk.message for _, chunk in chunks])
     assert isinstance(total, AIMessageChunk)
@@ -122,7 +127,9 @@ def test_a_replay_adds_up_to_the_cached_message(parts, recorded):
         info = _record.with_recording(
             info, _record.Recording(tuple(len(p) for p in parts), tuple(range(len(parts))))
         )
-    chunks = _replay.chat_chunks(ChatGeneration(message=message, generation_info=info), hit=True)
+    chunks = replayed(
+        _replay.chat_chunks, ChatGeneration(message=message, generation_info=info), hit=True
+    )
     if recorded:
         assert [chunk.message.content for _, chunk in chunks] == parts
     assert added(chunks) == message
@@ -139,15 +146,15 @@ def test_content_blocks_replay_one_block_per_chunk():
         "plain",
     ]
     message = AIMessage(content=blocks, usage_metadata=USAGE)
-    chunks = _replay.chat_chunks(ChatGeneration(message=message), hit=False)
+    chunks = replayed(_replay.chat_chunks, ChatGeneration(message=message), hit=False)
     assert [chunk.message.content for _, chunk in chunks] == [[block] for block in blocks]
     assert added(chunks) == message
 
 
 def test_empty_and_legacy_answers_replay_too():
-    empty = _replay.chat_chunks(ChatGeneration(message=AIMessage(content="")), hit=False)
+    empty = replayed(_replay.chat_chunks, ChatGeneration(message=AIMessage(content="")), hit=False)
     assert [chunk.message.content for _, chunk in empty] == [""]
-    legacy = _replay.chat_chunks(Generation(text="from an old table"), hit=False)
+    legacy = replayed(_replay.chat_chunks, Generation(text="from an old table"), hit=False)
     assert added(legacy).content == "from an old table"
 
 
@@ -156,7 +163,7 @@ def test_invalid_tool_calls_come_back_as_invalid_tool_calls():
         content="",
         invalid_tool_calls=[{"name": "f", "args": "not json", "id": "c2", "error": None}],
     )
-    total = added(_replay.chat_chunks(ChatGeneration(message=message), hit=False))
+    total = added(replayed(_replay.chat_chunks, ChatGeneration(message=message), hit=False))
     assert total.invalid_tool_calls == message.invalid_tool_calls
     assert total.tool_calls == []
 
@@ -164,18 +171,21 @@ def test_invalid_tool_calls_come_back_as_invalid_tool_calls():
 def test_delays_follow_the_recording_or_spread_its_total():
     recording = _record.Recording(sizes=(3, 3, 3), times_ms=(500, 100, 200))
     info = _record.with_recording(None, recording)
-    exact = _replay.chat_chunks(
-        ChatGeneration(message=AIMessage(content="abcdefghi"), generation_info=info), hit=False
+    exact = replayed(
+        _replay.chat_chunks,
+        ChatGeneration(message=AIMessage(content="abcdefghi"), generation_info=info),
+        hit=False,
     )
     assert [delay for delay, _ in exact] == [0.0, 0.1, 0.2]  # no wait before the first chunk
     # Boundaries that do not fit the text: word groups, paced by the recorded total.
-    spread = _replay.chat_chunks(
+    spread = replayed(
+        _replay.chat_chunks,
         ChatGeneration(message=AIMessage(content="one two three four"), generation_info=info),
         hit=False,
     )
     assert [delay for delay, _ in spread] == [0.0, pytest.approx(0.3)]
-    unrecorded = _replay.chat_chunks(
-        ChatGeneration(message=AIMessage(content="a b c d")), hit=False
+    unrecorded = replayed(
+        _replay.chat_chunks, ChatGeneration(message=AIMessage(content="a b c d")), hit=False
     )
     assert all(delay == 0 for delay, _ in unrecorded)
 
@@ -184,7 +194,7 @@ def test_text_replays_add_up_and_carry_the_info_last():
     info = _record.with_recording(
         {"finish_reason": "stop"}, _record.Recording(sizes=(2, 3), times_ms=(1, 40))
     )
-    chunks = _replay.text_chunks(Generation(text="hello", generation_info=info), hit=True)
+    chunks = replayed(_replay.text_chunks, Generation(text="hello", generation_info=info), hit=True)
     assert [chunk.text for _, chunk in chunks] == ["he", "llo"]
     assert [delay for delay, _ in chunks] == [0.0, 0.04]
     assert chunks[-1][1].generation_info == {"finish_reason": "stop", CACHE_MARK_KEY: "hit"}

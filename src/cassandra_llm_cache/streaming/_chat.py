@@ -42,7 +42,7 @@ from cassandra_llm_cache.streaming._options import DEFAULT_LEASE_SECONDS, Coales
 
 if TYPE_CHECKING:
     import builtins
-    from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 
     from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
     from langchain_core.language_models import LanguageModelInput
@@ -273,7 +273,7 @@ class CachedChatModel(
         return ChatResult(generations=generations, llm_output=event.llm_output)
 
     @override
-    def _replay(self, event: Event) -> list[tuple[float, ChatGenerationChunk]]:
+    def _replay(self, event: Event) -> Iterable[tuple[float, ChatGenerationChunk]]:
         if isinstance(event, Hit):
             copies = self._hit_copies(event.generations, convert=False)
             return _replay.chat_chunks(copies[0], hit=True)

@@ -42,7 +42,7 @@ from cassandra_llm_cache.streaming._options import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+    from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Iterator
 
     from langchain_core.caches import BaseCache
     from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -195,7 +195,7 @@ class CachedModelCore(Generic[ModelT, InputT, ChunkT]):
         """A live chunk of the caller's own (LangChain changes the chunks it is handed)."""
 
     @abstractmethod
-    def _replay(self, event: Event) -> list[tuple[float, ChunkT]]:
+    def _replay(self, event: Event) -> Iterable[tuple[float, ChunkT]]:
         """A terminal event as chunks, each after its (unscaled) delay."""
 
     # --- what LangChain asks any model ------------------------------------------------------------
@@ -225,7 +225,7 @@ class CachedModelCore(Generic[ModelT, InputT, ChunkT]):
             call.cache, call.prompt, call.llm_string, self.lease_seconds, self.coalesce
         )
 
-    def _hand_out(self, event: Event, *, streamed: bool) -> list[tuple[float, ChunkT]]:
+    def _hand_out(self, event: Event, *, streamed: bool) -> Iterable[tuple[float, ChunkT]]:
         """What a streaming caller gets for ``event``: a copy of a live chunk, or a replay.
 
         A terminal event is replayed only when no live chunk went out before it (a hit, or a

@@ -35,7 +35,7 @@ from cassandra_llm_cache.streaming._options import DEFAULT_LEASE_SECONDS, Coales
 
 if TYPE_CHECKING:
     import builtins
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Iterable, Iterator
 
     from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 
@@ -158,7 +158,7 @@ class CachedLLM(CachedModelCore[BaseLLM, str, GenerationChunk], BaseLLM):
         return LLMResult(generations=[clean], llm_output=event.llm_output)
 
     @override
-    def _replay(self, event: Event) -> list[tuple[float, GenerationChunk]]:
+    def _replay(self, event: Event) -> Iterable[tuple[float, GenerationChunk]]:
         if isinstance(event, Hit):
             generation, hit = event.generations[0], True
         elif isinstance(event, Done) and event.generations:

@@ -25,7 +25,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generati
 from cassandra_llm_cache.streaming import _record
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from langchain_core.messages import BaseMessage
 
@@ -95,18 +95,22 @@ def _planned(
     return _record.served(generation.generation_info, hit=hit), planned
 
 
-def text_chunks(generation: Generation, *, hit: bool) -> list[tuple[float, GenerationChunk]]:
-    """A text-completion generation as chunks (each after its delay)."""
+def text_chunks(generation: Generation, *, hit: bool) -> Iterator[tuple[float, GenerationChunk]]:
+    """A text-completion generation as chunks (each after its delay), built as they are taken."""
     info, planned = _planned(generation, generation.text, hit=hit)
     last = len(planned) - 1
-    return [
-        (delay, GenerationChunk(text=str(piece), generation_info=info if i == last else None))
-        for i, (delay, piece) in enumerate(planned)
-    ]
+    for i, (delay, piece) in enumerate(planned):
+        yield delay, GenerationChunk(text=str(piece), generation_info=info if i == last else None)
 
 
-def chat_chunks(generation: Generation, *, hit: bool) -> list[tuple[float, ChatGenerationChunk]]:
-    """A chat generation as message chunks whose sum is its message (each after its delay)."""
+def chat_chunks(
+    generation: Generation, *, hit: bool
+) -> Iterator[tuple[float, ChatGenerationChunk]]:
+    """A chat generation as message chunks whose sum is its message (each after its delay).
+
+    Built one at a time as the caller takes them: a chunk is a pydantic model (~15 us each), so
+    building a long answer's chunks up front would delay the first one by milliseconds.
+    """
     message: BaseMessage = (
         generation.message
         if isinstance(generation, ChatGeneration)
@@ -114,15 +118,14 @@ def chat_chunks(generation: Generation, *, hit: bool) -> list[tuple[float, ChatG
     )
     info, planned = _planned(generation, message.content, hit=hit)
     last = len(planned) - 1
-    chunks = []
     for i, (delay, piece) in enumerate(planned):
         if i == last:
-            chunk = _last_chunk(message, piece)
-            chunks.append((delay, ChatGenerationChunk(message=chunk, generation_info=info)))
+            yield (
+                delay,
+                ChatGenerationChunk(message=_last_chunk(message, piece), generation_info=info),
+            )
         else:
-            chunk = AIMessageChunk(content=piece, id=message.id)
-            chunks.append((delay, ChatGenerationChunk(message=chunk)))
-    return chunks
+            yield delay, ChatGenerationChunk(message=AIMessageChunk(content=piece, id=message.id))
 
 
 def _last_chunk(message: BaseMessage, piece: Piece) -> AIMessageChunk:
