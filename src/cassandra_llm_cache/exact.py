@@ -643,6 +643,7 @@ class _ExactLayout:
         "_delete",
         "_digest",
         "_insert",
+        "_llm_memo",
         "_namespace",
         "_plaintext",
         "_scan_model",
@@ -669,9 +670,19 @@ class _ExactLayout:
         self._truncate = statements["truncate"]
         self._scan_namespace = statements["scan_namespace"]
         self._scan_model = statements["scan_model"]
+        # The last model string and its digest: an application sends the same llm_string again
+        # and again, so most calls hash only the prompt. One tuple, read and replaced whole,
+        # so threads never see a string paired with another string's digest.
+        self._llm_memo: tuple[str, bytes] = ("", self._digest(""))
 
     def _key(self, prompt: str, llm_string: str) -> tuple[str, bytes, bytes]:
-        return self._namespace, self._digest(llm_string), self._digest(prompt)
+        memo = self._llm_memo
+        if llm_string == memo[0]:
+            llm_key = memo[1]
+        else:
+            llm_key = self._digest(llm_string)
+            self._llm_memo = (llm_string, llm_key)
+        return self._namespace, llm_key, self._digest(prompt)
 
     def select(self, prompt: str, llm_string: str) -> tuple[PreparedStatement, tuple[object, ...]]:
         return self._select, self._key(prompt, llm_string)

@@ -39,7 +39,8 @@ def tokens_of(generations: Iterable[Generation]) -> int:
         fields_ = getattr(generation, "__dict__", None)
         message = fields_.get("message") if isinstance(fields_, dict) else None
         usage = getattr(message, "usage_metadata", None)
-        if isinstance(usage, Mapping):
+        # A plain dict (every decoded hit's) first: it skips the ABC's slower instance check.
+        if type(usage) is dict or isinstance(usage, Mapping):
             tokens = usage.get("total_tokens")
             if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens > 0:
                 total += tokens

@@ -168,7 +168,10 @@ class Store:
         A failed ``lookup``/``update`` under the miss policy returns a failed empty page (see
         :class:`Page`); anything else that fails raises :class:`CacheOperationError`.
         """
-        if operation in FAIL_OPEN_OPERATIONS:
+        # A lookup without a circuit breaker has nothing to refuse: skip the call (every sync hit).
+        if operation in FAIL_OPEN_OPERATIONS and (
+            self._breaker is not None or operation == "update"
+        ):
             refused = self._refused(operation, values)
             if refused is not None:
                 return refused

@@ -24,6 +24,7 @@ round-trip bit for bit.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -268,6 +269,26 @@ def _generation_from_plain(item: Any) -> Generation:
     return _construct(cls, {"text": text, "generation_info": info, "message": message})
 
 
+class _Absent:
+    """The type of :data:`_ABSENT`, accepted for every typed field (a field may be left out)."""
+
+
+_ABSENT: Final = _Absent()
+"""A field the stored message does not have (``None`` is a value some fields may hold)."""
+_ALWAYS_ABSENT: Final = itertools.repeat(_ABSENT)
+
+# Per message class, :data:`_FIELD_CHECKS` laid out for one pass in C: the typed fields' names,
+# the types each accepts (absent included), and the fields that must be lists of objects.
+_FIELD_PLANS: Final = {
+    cls: (
+        tuple(name for name, _, _ in checks),
+        tuple((*types, _Absent) for _, types, _ in checks),
+        tuple(name for name, _, list_of_dicts in checks if list_of_dicts),
+    )
+    for cls, checks in _FIELD_CHECKS.items()
+}
+
+
 def _checked_message_fields(value: object, message_cls: type[BaseMessage]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise DecodeError("a message is not an object")
@@ -280,18 +301,34 @@ def _checked_message_fields(value: object, message_cls: type[BaseMessage]) -> di
         "type" in fields or not all(type(key) is str and key[:1].isalpha() for key in fields)
     ):
         raise DecodeError("a message has an invalid field name")
-    for name, types, list_of_dicts in _FIELD_CHECKS[message_cls]:
-        if name not in fields:
-            continue
-        field_value = fields[name]
-        if not isinstance(field_value, types) or (
-            list_of_dicts and any(type(entry) is not dict for entry in fields[name])
-        ):
+    names, accepted, lists_of_dicts = _FIELD_PLANS[message_cls]
+    # Every typed field's type in one pass in C (a decoded hit's fields are all right); the
+    # per-field walk runs only when one is wrong, to name the first wrong field.
+    if not all(map(isinstance, map(fields.get, names, _ALWAYS_ABSENT), accepted)):
+        name = _first_wrong_field(fields, message_cls)
+        raise DecodeError(f"message field {name!r} has the wrong type")
+    for name in lists_of_dicts:
+        entries = fields.get(name)
+        # An empty list (most messages' tool calls) skips building the generator.
+        if entries and any(type(entry) is not dict for entry in entries):
             raise DecodeError(f"message field {name!r} has the wrong type")
     content = fields["content"]
     if type(content) is list and any(type(block) not in (str, dict) for block in content):
         raise DecodeError("message content blocks must be strings or objects")
     return fields
+
+
+def _first_wrong_field(fields: dict[str, Any], message_cls: type[BaseMessage]) -> str:
+    """The first typed field, in check order, whose value is wrong (one is)."""
+    return next(
+        name
+        for name, types, list_of_dicts in _FIELD_CHECKS[message_cls]
+        if name in fields
+        and (
+            not isinstance(fields[name], types)
+            or (list_of_dicts and any(type(entry) is not dict for entry in fields[name]))
+        )
+    )
 
 
 # --- rebuilding without validation ------------------------------------------------------------
@@ -338,6 +375,10 @@ _PLANS: Final[dict[type[BaseModel], _ConstructionPlan]] = {
 }
 
 
+# Bypasses pydantic's validating ``__setattr__``; bound once, it is read per call as one global.
+_set_attribute: Final = object.__setattr__
+
+
 def _model_construct(cls: type[_M], values: dict[str, Any]) -> _M:
     return cls.model_construct(**values)
 
@@ -363,10 +404,10 @@ def _direct_construct(cls: type[_M], values: dict[str, Any]) -> _M:
             else:
                 state[name] = fields[name].get_default(call_default_factory=True)
     model = cls.__new__(cls)
-    object.__setattr__(model, "__dict__", state)
-    object.__setattr__(model, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(model, "__pydantic_extra__", extra)
-    object.__setattr__(model, "__pydantic_private__", None)
+    _set_attribute(model, "__dict__", state)
+    _set_attribute(model, "__pydantic_fields_set__", fields_set)
+    _set_attribute(model, "__pydantic_extra__", extra)
+    _set_attribute(model, "__pydantic_private__", None)
     return model
 
 
