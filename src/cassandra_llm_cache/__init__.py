@@ -31,14 +31,16 @@ if TYPE_CHECKING:
     from cassandra_llm_cache.exact import CassandraCache
     from cassandra_llm_cache.near import NearCache
     from cassandra_llm_cache.semantic import (
+        AdaptiveLookup,
         CassandraSemanticCache,
         SemanticCacheStats,
         SemanticCandidate,
         SemanticHit,
     )
-    from cassandra_llm_cache.streaming import CachedChatModel, CachedLLM
+    from cassandra_llm_cache.streaming import CachedChatModel, CachedLLM, LearningStats
 
 _LAZY = {
+    "AdaptiveLookup": "cassandra_llm_cache.semantic",
     "BreakerState": "cassandra_llm_cache._policy.resilience",
     "CacheStats": "cassandra_llm_cache._policy.stats",
     "CachedChatModel": "cassandra_llm_cache.streaming",
@@ -48,6 +50,7 @@ _LAZY = {
     "CircuitBreaker": "cassandra_llm_cache._policy.resilience",
     "ErrorPolicy": "cassandra_llm_cache._policy.resilience",
     "LatencySummary": "cassandra_llm_cache._policy.latency",
+    "LearningStats": "cassandra_llm_cache.streaming",
     "LocalEmbeddings": "cassandra_llm_cache.embeddings",
     "NearCache": "cassandra_llm_cache.near",
     "SemanticCacheStats": "cassandra_llm_cache.semantic",
@@ -73,6 +76,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AdaptiveLookup",
     "BreakerState",
     "CacheOperationError",
     "CacheStats",
@@ -86,6 +90,7 @@ __all__ = [
     "ConfigurationError",
     "ErrorPolicy",
     "LatencySummary",
+    "LearningStats",
     "LocalEmbeddings",
     "LocalServerError",
     "NearCache",

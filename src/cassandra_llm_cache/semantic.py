@@ -26,7 +26,7 @@ import logging
 import math
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from cassandra.cluster import EXEC_PROFILE_DEFAULT
@@ -57,6 +57,7 @@ from cassandra_llm_cache._policy.resilience import (
     resilience,
 )
 from cassandra_llm_cache._policy.stats import CacheStats, StatsRecorder, bound_size, tokens_of
+from cassandra_llm_cache._semantic import adaptive as _adaptive
 from cassandra_llm_cache._semantic import calibration as _calibration
 from cassandra_llm_cache._semantic import guard as _guard
 from cassandra_llm_cache._semantic.cql import (
@@ -64,6 +65,9 @@ from cassandra_llm_cache._semantic.cql import (
     check_indexes,
     document_id,
     explain_setup_failure,
+    observation_statements,
+    observations_table,
+    observations_table_cql,
     parse_document_id,
     scope,
     scope_index_name,
@@ -137,6 +141,22 @@ class SemanticHit:
     score: float
     exact: bool
     """True when the identical prompt was found by its key (score 1.0 for similarities)."""
+    certain: bool = True
+    """With ``max_wrong_rate``: False when only the conservative threshold let it through (the
+    entry's own evidence does not yet bound its wrong rate); always True without it."""
+
+
+@dataclass(frozen=True)
+class AdaptiveLookup:
+    """A lookup's outcome under ``max_wrong_rate``, for a wrapper that learns (``CachedChatModel``).
+
+    ``refused`` is the best candidate the entry's evidence kept from being served (the lookup
+    was a miss for it): the model's fresh answer judged against it is an observation that costs
+    no extra model call.
+    """
+
+    hit: SemanticHit | None
+    refused: SemanticHit | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +166,10 @@ class SemanticCacheStats(CacheStats):
     exact_hits: int = 0
     guard_rejections: int = 0
     verifier_rejections: int = 0
+    bound_refusals: int = 0
+    """Candidates ``max_wrong_rate`` kept from being served (too little or bad evidence)."""
+    observations: int = 0
+    """Observations recorded through :meth:`CassandraSemanticCache.observe` (and ``aobserve``)."""
 
 
 class CassandraSemanticCache(BaseCache):
@@ -194,6 +218,11 @@ class CassandraSemanticCache(BaseCache):
             Under the default ``on_error="miss"`` a lookup whose key read fails is a miss
             without computing an embedding. ``request_timeout`` bounds each of a lookup's
             two requests (the key read and the vector search).
+        max_wrong_rate: δ with 0 < δ < 0.5 turns on error-bounded per-entry thresholds: a
+            similar entry is served only when its own observations (table
+            ``<table_name>_observations``, learnt by ``CachedChatModel``) bound its wrong rate
+            by δ, or above a conservative threshold until they do (``docs/semantic-tuning.md``).
+            None (default): off, nothing changes.
     """
 
     def __init__(  # noqa: PLR0917 - the legacy class's positional signature, kept for drop-in
@@ -226,6 +255,7 @@ class CassandraSemanticCache(BaseCache):
         max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
         should_cache: ShouldCache | None = None,
         near_cache: NearCache | bool | None = None,
+        max_wrong_rate: float | None = None,
     ) -> None:
         self._policy = resilience(
             on_error,
@@ -251,6 +281,7 @@ class CassandraSemanticCache(BaseCache):
         # Without an explicit threshold, one calibrated and stored with the table wins.
         self._threshold_explicit = score_threshold is not None
         self._table_name = identifier(table_name, "table name")
+        self._max_wrong = _check_max_wrong_rate(max_wrong_rate, self._table_name)
         self._ttl_seconds = ttl_seconds
         self._ttl = check_ttl(ttl_seconds)
         self._namespace = check_namespace(namespace)
@@ -264,7 +295,8 @@ class CassandraSemanticCache(BaseCache):
         self._stats = StatsRecorder(
             _telemetry.create(self._keyspace, self._table_name, option=telemetry)
         )
-        self._semantic_counts = [0, 0, 0]  # exact hits, guard rejections, verifier rejections
+        # exact hits, guard rejections, verifier rejections, bound refusals, observations
+        self._semantic_counts = [0, 0, 0, 0, 0]
         self._reported: set[str] = set()
         self._memo = EmbeddingMemo(embedding)
         self._writes = VectorWriteGate()
@@ -409,57 +441,151 @@ class CassandraSemanticCache(BaseCache):
 
     def lookup_with_score(self, prompt: str, llm_string: str) -> SemanticHit | None:
         """The hit for ``prompt`` with its document id and similarity score, or None."""
+        return self.lookup_adaptive(prompt, llm_string).hit
+
+    async def alookup_with_score(self, prompt: str, llm_string: str) -> SemanticHit | None:
+        """Async :meth:`lookup_with_score`."""
+        return (await self.alookup_adaptive(prompt, llm_string)).hit
+
+    def lookup_adaptive(  # noqa: PLR0911 - one return per way a lookup ends
+        self, prompt: str, llm_string: str
+    ) -> AdaptiveLookup:
+        """:meth:`lookup_with_score`, plus the candidate ``max_wrong_rate`` refused, if any.
+
+        What ``CachedChatModel`` calls to learn; without ``max_wrong_rate`` nothing is refused.
+        """
         layout = self._open_layout()
         if layout is None:
             self._stats.miss()
-            return None
+            return AdaptiveLookup(None)
         exact, failed = self._exact_first(layout, prompt, llm_string)
         if exact is not None:
-            return exact
+            return AdaptiveLookup(exact)
         if failed:  # the database is failing: no embedding, no vector search
             self._stats.miss()
-            return None
+            return AdaptiveLookup(None)
         parts = split_prompt(prompt)
         vector = self._usable(self._memo.get(parts.text), layout) if parts.text else None
         if vector is None:
             self._stats.miss()
-            return None
+            return AdaptiveLookup(None)
         search = self._search(layout, vector, llm_string, parts.context, self._candidates)
         rows = self._searched(search, operation="lookup")
         screen = _Screen(self, layout, parts.text, llm_string, everything=False)
+        refused: SemanticHit | None = None
         for candidate in screen.candidates(rows):
             if self._verifier is not None and not self._verified(prompt, candidate):
                 continue
-            return self._hit(candidate)
+            if self._max_wrong is None:
+                return AdaptiveLookup(self._hit(candidate))
+            statement, key = layout.observations(candidate.document_id)
+            page = self._store.execute(statement, key, operation="lookup")
+            decided = self._bounded(candidate, page.rows)
+            if decided.hit is not None:
+                return decided
+            refused = refused or decided.refused
         self._stats.miss()
-        return None
+        return AdaptiveLookup(None, refused)
 
-    async def alookup_with_score(self, prompt: str, llm_string: str) -> SemanticHit | None:
-        """Async :meth:`lookup_with_score`."""
+    async def alookup_adaptive(  # noqa: PLR0911 - as lookup_adaptive
+        self, prompt: str, llm_string: str
+    ) -> AdaptiveLookup:
+        """Async :meth:`lookup_adaptive`."""
         layout = await self._aopen_layout()
         if layout is None:
             self._stats.miss()
-            return None
+            return AdaptiveLookup(None)
         exact, failed = await self._aexact_first(layout, prompt, llm_string)
         if exact is not None:
-            return exact
+            return AdaptiveLookup(exact)
         if failed:
             self._stats.miss()
-            return None
+            return AdaptiveLookup(None)
         parts = split_prompt(prompt)
         vector = self._usable(await self._memo.aget(parts.text), layout) if parts.text else None
         if vector is None:
             self._stats.miss()
-            return None
+            return AdaptiveLookup(None)
         search = self._search(layout, vector, llm_string, parts.context, self._candidates)
         rows = await self._asearched(search, operation="lookup")
         screen = _Screen(self, layout, parts.text, llm_string, everything=False)
+        refused: SemanticHit | None = None
         for candidate in screen.candidates(rows):
             if self._verifier is not None and not await self._averified(prompt, candidate):
                 continue
-            return self._hit(candidate)
+            if self._max_wrong is None:
+                return AdaptiveLookup(self._hit(candidate))
+            statement, key = layout.observations(candidate.document_id)
+            page = await self._store.aexecute(statement, key, operation="lookup")
+            decided = self._bounded(candidate, page.rows)
+            if decided.hit is not None:
+                return decided
+            refused = refused or decided.refused
         self._stats.miss()
-        return None
+        return AdaptiveLookup(None, refused)
+
+    # --- error-bounded thresholds: observations -------------------------------------------------
+
+    @property
+    def max_wrong_rate(self) -> float | None:
+        """δ of the error-bounded thresholds, or None when they are off."""
+        return self._max_wrong
+
+    def observe(self, document_id: str, similarity: float, right: bool) -> None:
+        """Record that the entry ``document_id``'s answer was ``right`` (or not) for a request at
+        ``similarity`` (the measure's scale), for every process's later decisions.
+
+        Needs ``max_wrong_rate`` (the observations table exists only then).
+        """
+        statement, values = self._observation(self._layout(), document_id, similarity, right)
+        page = self._store.execute(statement, values, operation="update")
+        if not page.failed:
+            self._count(4)
+
+    async def aobserve(self, document_id: str, similarity: float, right: bool) -> None:
+        """Async :meth:`observe`."""
+        statement, values = self._observation(await self._alayout(), document_id, similarity, right)
+        page = await self._store.aexecute(statement, values, operation="update")
+        if not page.failed:
+            self._count(4)
+
+    def _observation(
+        self, layout: _SemanticLayout, document_id: str, similarity: float, right: bool
+    ) -> tuple[PreparedStatement, tuple[object, ...]]:
+        if self._max_wrong is None:
+            raise ConfigurationError("observe needs a cache made with max_wrong_rate")
+        if isinstance(similarity, bool) or not isinstance(similarity, (int, float)):
+            raise ConfigurationError("similarity must be a number")
+        if not math.isfinite(similarity):
+            raise ConfigurationError("similarity must be a finite number")
+        return layout.observe(document_id, float(similarity), right=bool(right))
+
+    def _bounded(self, candidate: SemanticCandidate, rows: Sequence[Any]) -> AdaptiveLookup:
+        """The decision rule of ``_semantic.adaptive`` for one candidate and its observations."""
+        assert self._max_wrong is not None
+        seen = [
+            _adaptive.Observation(float(similarity), bool(right))
+            for similarity, right in (row_values(row) for row in rows)
+        ]
+        serve, certain = _adaptive.decide(
+            seen,
+            candidate.score,
+            self._measure,
+            self._max_wrong,
+            _adaptive.conservative_threshold(self._measure, self._threshold),
+        )
+        if serve:
+            hit = self._hit(candidate)
+            return AdaptiveLookup(replace(hit, certain=certain))
+        self._count(3)
+        refused = SemanticHit(
+            candidate.document_id,
+            candidate.generations,
+            candidate.score,
+            exact=False,
+            certain=False,
+        )
+        return AdaptiveLookup(None, refused)
 
     def _exact_first(
         self, layout: _SemanticLayout, prompt: str, llm_string: str
@@ -646,12 +772,14 @@ class CassandraSemanticCache(BaseCache):
         breaker = self._policy.breaker
         base = self._stats.snapshot(breaker=breaker.state.value if breaker is not None else None)
         with self._lock:
-            exact, guard, verifier = self._semantic_counts
+            exact, guard, verifier, refusals, observations = self._semantic_counts
         return SemanticCacheStats(
             **base.counters(),
             exact_hits=exact,
             guard_rejections=guard,
             verifier_rejections=verifier,
+            bound_refusals=refusals,
+            observations=observations,
         )
 
     @staticmethod
@@ -977,9 +1105,14 @@ class _SemanticTableSpec:
         self._where = cache._where  # noqa: SLF001
         self._measure = cache._measure  # noqa: SLF001
         self._plaintext = cache._store_plaintext  # noqa: SLF001
+        self._observed = cache._max_wrong is not None  # noqa: SLF001
+        self._session = cache._session  # noqa: SLF001
         self._dimension = dimension
 
     def ddl(self, table: Any) -> Sequence[str]:
+        return [*self._table_ddl(table), *self._observations_ddl()]
+
+    def _table_ddl(self, table: Any) -> Sequence[str]:
         if table is None:
             if self._dimension is None:  # pragma: no cover - the cache learns it first
                 raise ConfigurationError("the vector length is unknown: pass embedding_dimension")
@@ -992,11 +1125,25 @@ class _SemanticTableSpec:
         names = (vector_index_name(self._table, self._measure), scope_index_name(self._table))
         return [cql for cql, name in zip(indexes, names, strict=True) if name not in table.indexes]
 
+    def _observations_ddl(self) -> list[str]:
+        """The observations table, if ``max_wrong_rate`` needs it and the driver's metadata does
+        not show it (``IF NOT EXISTS`` makes a race with another process harmless)."""
+        if not self._observed:
+            return []
+        cluster = self._session.cluster
+        if cluster.schema_metadata_enabled:
+            found = cluster.metadata.keyspaces.get(self._keyspace)
+            if found is not None and observations_table(self._table) in found.tables:
+                return []
+        return [observations_table_cql(self._keyspace, self._table)]
+
     def statements(self, table: Any) -> Mapping[str, str]:
         self._check(table)
         statements = semantic_statements(self._keyspace, self._table, self._measure)
         if not self._plaintext:
             del statements["insert_plaintext"]
+        if self._observed:
+            statements.update(observation_statements(self._keyspace, self._table))
         return statements
 
     def _check(self, table: Any) -> None:
@@ -1089,6 +1236,17 @@ class _SemanticLayout:
         prompt_key, llm_key = parse_document_id(value, self._digest_size)
         return self._statements["delete"], (self._namespace, llm_key, prompt_key)
 
+    def observations(self, value: str) -> tuple[PreparedStatement, tuple[object, ...]]:
+        prompt_key, llm_key = parse_document_id(value, self._digest_size)
+        return self._statements["observations"], (self._namespace, llm_key, prompt_key)
+
+    def observe(
+        self, value: str, similarity: float, *, right: bool
+    ) -> tuple[PreparedStatement, tuple[object, ...]]:
+        prompt_key, llm_key = parse_document_id(value, self._digest_size)
+        values = (self._namespace, llm_key, prompt_key, similarity, right)
+        return self._statements["observe"], values
+
     def clear_plan(self, llm_string: str | None) -> ClearPlan:
         namespace = self._namespace
         delete = self._statements["delete"]
@@ -1143,6 +1301,13 @@ def _check_verifier(verifier: Callable[..., Any] | None) -> Any:
     if verifier is not None and not callable(verifier):
         raise ConfigurationError("verifier must be a callable (prompt, candidate) -> bool")
     return verifier
+
+
+def _check_max_wrong_rate(max_wrong_rate: object, table: str) -> float | None:
+    checked = _adaptive.check_max_wrong_rate(max_wrong_rate)
+    if checked is not None:
+        observations_table(table)  # a name too long is an error now, not in setup
+    return checked
 
 
 def _check_candidates(candidates: object) -> int:

@@ -271,3 +271,57 @@ def explain_setup_failure(error: BaseException) -> SetupError | None:
     if any(pattern.search(text) for pattern in _NO_VECTOR_SUPPORT):
         return SetupError(f"the semantic cache {NEEDS_CASSANDRA_5}; the server answered: {text}")
     return None
+
+
+# --- error-bounded thresholds: each entry's observations (``_semantic.adaptive``) ---------------
+
+OBSERVATIONS_SUFFIX: Final = "_observations"
+OBSERVATIONS_TTL: Final = 30 * 24 * 3600
+"""Observations expire after 30 days: old traffic stops speaking for an entry, and the table
+cannot grow without bound."""
+OBSERVATIONS_READ: Final = 1000
+"""The newest observations of an entry one decision reads (enough for δ = 0.01 to be met);
+the ``observations`` statement's LIMIT."""
+OBSERVATIONS_COMMENT: Final = "cassandra-llm-cache semantic cache observations"
+OBSERVATION_STATEMENTS: Final = {
+    "observe": (
+        "INSERT INTO <table> (namespace, llm_key, prompt_key, observed, similarity, correct) "
+        "VALUES (?, ?, ?, now(), ?, ?)"
+    ),
+    "observations": (
+        "SELECT similarity, correct FROM <table> "
+        "WHERE namespace = ? AND llm_key = ? AND prompt_key = ? LIMIT 1000"
+    ),
+}
+
+
+def observations_table(table: str) -> str:
+    """The observations table of the semantic table ``table`` (validated: at most 48 chars)."""
+    name = f"{table}{OBSERVATIONS_SUFFIX}"
+    if len(name) > 48:  # noqa: PLR2004 - the identifier limit of _storage.cql
+        msg = (
+            f"max_wrong_rate keeps observations in a table named '<table>{OBSERVATIONS_SUFFIX}', "
+            f"which must fit in 48 characters: use a table_name of at most "
+            f"{48 - len(OBSERVATIONS_SUFFIX)}"
+        )
+        raise ConfigurationError(msg)
+    return name
+
+
+def observations_table_cql(keyspace: str, table: str) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for the observations of ``table``'s entries: one partition
+    per entry (its key), newest first, expiring after ``OBSERVATIONS_TTL``."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {qualified(keyspace, observations_table(table))} (\n"
+        "    namespace text,\n    llm_key blob,\n    prompt_key blob,\n    observed timeuuid,\n"
+        "    similarity double,\n    correct boolean,\n"
+        "    PRIMARY KEY ((namespace, llm_key, prompt_key), observed)\n"
+        ") WITH CLUSTERING ORDER BY (observed DESC)\n"
+        f"    AND default_time_to_live = {OBSERVATIONS_TTL}\n"
+        f"    AND comment = '{OBSERVATIONS_COMMENT}'"
+    )
+
+
+def observation_statements(keyspace: str, table: str) -> dict[str, str]:
+    """The observation write and read, on the observations table of ``table``."""
+    return render(OBSERVATION_STATEMENTS, keyspace, observations_table(table))

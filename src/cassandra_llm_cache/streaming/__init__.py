@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from cassandra_llm_cache._errors import CoalescedCallError
 from cassandra_llm_cache.streaming._chat import CachedChatModel
+from cassandra_llm_cache.streaming._learning import LearningStats
 from cassandra_llm_cache.streaming._llm import CachedLLM
 from cassandra_llm_cache.streaming._record import CACHE_MARK_KEY, RECORDING_KEY
 
-__all__ = ["CACHE_MARK_KEY", "RECORDING_KEY", "CachedChatModel", "CachedLLM", "CoalescedCallError"]
+__all__ = [
+    "CACHE_MARK_KEY",
+    "RECORDING_KEY",
+    "CachedChatModel",
+    "CachedLLM",
+    "CoalescedCallError",
+    "LearningStats",
+]

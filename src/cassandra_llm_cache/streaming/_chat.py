@@ -29,6 +29,7 @@ from langchain_core.messages import AIMessage, BaseMessage, message_chunk_to_mes
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, Generation
 from langchain_core.outputs.chat_generation import merge_chat_generation_chunks
 from langchain_core.runnables import RunnableBinding
+from pydantic import PrivateAttr
 from typing_extensions import override
 
 from cassandra_llm_cache.streaming import _record, _replay
@@ -38,6 +39,7 @@ from cassandra_llm_cache.streaming._common import (
 )
 from cassandra_llm_cache.streaming._core import CachedModelCore, Call
 from cassandra_llm_cache.streaming._flight import Done, Event, Hit
+from cassandra_llm_cache.streaming._learning import DEFAULT_EXPLORE, Learner, LearningStats, Lesson
 from cassandra_llm_cache.streaming._options import DEFAULT_LEASE_SECONDS, Coalesce
 
 if TYPE_CHECKING:
@@ -77,6 +79,12 @@ class CachedChatModel(
             the pace the model streamed it, or a number scaling that pace (``0.5``: twice as fast).
         lease_seconds: with ``coalesce="cluster"``, the longest a leader may hold the lease
             before the others call the model themselves (default 60).
+        explore, judge, seed: only with a ``CassandraSemanticCache`` made with
+            ``max_wrong_rate``: the probability (default 0.1) of calling the model anyway on a hit
+            the entry's evidence does not yet make certain; ``judge(cached, fresh) -> bool``
+            says whether the fresh answer matches the cached one (default: their word sets
+            overlap by a Jaccard index of at least 0.8, no model call); ``seed`` makes the
+            exploration reproducible. See :meth:`learning_stats` and ``docs/semantic-tuning.md``.
 
     Hits carry ``response_metadata["llm_cache"] == "hit"``. Everything else a chat model offers
     (``invoke``, ``batch``, ``stream``, ``astream_events``, ``bind_tools``,
@@ -91,6 +99,7 @@ class CachedChatModel(
     lease_seconds: float = DEFAULT_LEASE_SECONDS
 
     _wrapped_base: ClassVar[type[Any]] = BaseChatModel
+    _learner: Learner = PrivateAttr(default_factory=Learner)
 
     # The public signature, spelled out per class: the model's type differs, and type checkers
     # would otherwise give a pydantic model an __init__ made of its fields. The work is in _core.
@@ -102,11 +111,20 @@ class CachedChatModel(
         coalesce: Coalesce | str | None = "process",
         replay: str | float = "instant",
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        explore: float = DEFAULT_EXPLORE,
+        judge: Callable[[str, str], bool] | None = None,
+        seed: int | None = None,
         **kwargs: Any,
     ) -> None:
         options = {"coalesce": coalesce, "replay": replay, "lease_seconds": lease_seconds}
         fields = self._fields(model, cache, kwargs, **options)  # also completes kwargs
+        learner = Learner(explore, judge, seed)  # checked before the model is built
         super().__init__(**fields, **kwargs)
+        self._learner = learner
+
+    def learning_stats(self) -> LearningStats:
+        """Extra model calls spent checking hits, and the observations recorded, since creation."""
+        return self._learner.stats()
 
     # --- what LangChain asks a chat model ---------------------------------------------------------
 
@@ -294,6 +312,10 @@ class CachedChatModel(
     @override
     def _rate_limiter(self) -> BaseRateLimiter | None:
         return self.model.rate_limiter
+
+    @override
+    def _lesson(self, call: _ChatCall) -> Lesson | None:
+        return self._learner.lesson(call.cache, call.prompt, call.llm_string)
 
     @override
     def _batch(self, call: _ChatCall) -> list[BaseMessage]:

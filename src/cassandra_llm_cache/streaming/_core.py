@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
     from langchain_core.rate_limiters import BaseRateLimiter
 
+    from cassandra_llm_cache.streaming._learning import Lesson
     from cassandra_llm_cache.streaming._lease import Lease
 
 ModelT = TypeVar("ModelT", BaseChatModel, BaseLLM)
@@ -168,6 +169,10 @@ class CachedModelCore(Generic[ModelT, InputT, ChunkT]):
 
     def _rate_limiter(self) -> BaseRateLimiter | None:
         """The wrapped model's rate limiter, waited for before each model call."""
+        return None
+
+    def _lesson(self, call: Call[InputT]) -> Lesson | None:  # noqa: ARG002 - a hook
+        """How this request teaches a cache with ``max_wrong_rate`` (``_learning``), or None."""
         return None
 
     @abstractmethod
@@ -308,7 +313,13 @@ class CachedModelCore(Generic[ModelT, InputT, ChunkT]):
         self, call: Call[InputT], *, stream: bool, run_manager: CallbackManagerForLLMRun | None
     ) -> Iterator[Event]:
         lease = self._lease(call)
-        found = find(call.cache, call.prompt, call.llm_string, lease)
+        lesson = self._lesson(call)
+        if lesson is None:
+            found = find(call.cache, call.prompt, call.llm_string, lease)
+        else:
+            found = lesson.lookup()
+            if found is None and lease is not None and not lesson.explored:
+                found = find(call.cache, call.prompt, call.llm_string, lease)
         if found is not None:
             yield Hit(found)
             return
@@ -322,6 +333,8 @@ class CachedModelCore(Generic[ModelT, InputT, ChunkT]):
                 generations = self._aggregate(live.chunks, live.recorder)
             else:
                 generations, llm_output = self._model_generate(call, run_manager)
+            if lesson is not None:
+                lesson.observe(generations)
             if call.cache is not None and generations:
                 call.cache.update(call.prompt, call.llm_string, generations)
         finally:
@@ -333,7 +346,13 @@ class CachedModelCore(Generic[ModelT, InputT, ChunkT]):
         self, call: Call[InputT], *, stream: bool, run_manager: AsyncCallbackManagerForLLMRun | None
     ) -> AsyncIterator[Event]:
         lease = self._lease(call)
-        found = await afind(call.cache, call.prompt, call.llm_string, lease)
+        lesson = self._lesson(call)
+        if lesson is None:
+            found = await afind(call.cache, call.prompt, call.llm_string, lease)
+        else:
+            found = await lesson.alookup()
+            if found is None and lease is not None and not lesson.explored:
+                found = await afind(call.cache, call.prompt, call.llm_string, lease)
         if found is not None:
             yield Hit(found)
             return
@@ -347,6 +366,8 @@ class CachedModelCore(Generic[ModelT, InputT, ChunkT]):
                 generations = self._aggregate(live.chunks, live.recorder)
             else:
                 generations, llm_output = await self._amodel_generate(call, run_manager)
+            if lesson is not None:
+                await lesson.aobserve(generations)
             if call.cache is not None and generations:
                 await call.cache.aupdate(call.prompt, call.llm_string, generations)
         finally:

@@ -1,0 +1,164 @@
+"""Error-bounded per-entry thresholds: the decision rule and its evidence (pure).
+
+With ``max_wrong_rate=δ`` a semantic cache serves a similar entry only when that entry's own
+record says answers at that closeness were right often enough. The record is a list of
+observations (the similarity of a request to the entry, and whether the entry's answer was right
+for it), learnt by ``CachedChatModel`` and kept in Cassandra (``_semantic.cql``), so every process
+decides on all traffic's evidence. The rule (``docs/semantic-tuning.md`` states what it does and
+does not guarantee):
+
+* the evidence for a candidate at similarity ``s`` is the entry's observations at ``s`` or
+  farther, by at most ``WINDOW`` (cosine ``s - 0.05 <= similarity <= s``);
+* the candidate is *certain* (and served) when that evidence counts at least
+  ``MIN_OBSERVATIONS`` and the Wilson upper bound (95%) of its wrong rate is at most δ;
+* otherwise it is served only at or beyond the conservative threshold (cosine 0.99, or the
+  cache's own threshold if that is stricter), and there only while the evidence does not show
+  the wrong rate above δ (its Wilson lower bound exceeding δ).
+
+Why "at ``s`` or farther": if an entry's answers go wrong no more often as requests come closer
+to it (the monotonicity assumption), requests a little farther than ``s`` are wrong at least as
+often as one at ``s``, so a bound on their wrong rate bounds this request's. Closer observations
+would flatter it; the window keeps evidence from far-away requests (mostly wrong, and irrelevant
+here) out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from cassandra_llm_cache._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from cassandra_llm_cache._semantic.similarity import Measure
+
+__all__ = [
+    "CONSERVATIVE_COSINE",
+    "MIN_OBSERVATIONS",
+    "WINDOW",
+    "Observation",
+    "check_explore",
+    "check_max_wrong_rate",
+    "conservative_threshold",
+    "decide",
+    "same_answer",
+    "wilson_lower",
+    "wilson_upper",
+]
+
+Z_95: Final = 1.959963984540054
+"""The two-sided 95% normal quantile the Wilson bound uses."""
+MIN_OBSERVATIONS: Final = 10
+WINDOW: Final = 0.05
+"""How much farther than the candidate an observation may be and still count (measure scale)."""
+"""Fewer observations than this never make an entry certain, whatever the bound says."""
+CONSERVATIVE_COSINE: Final = 0.99
+"""Where an entry without evidence still serves (cosine; the same angle for "dot" and "l2")."""
+JACCARD_SAME: Final = 0.8
+_WORD: Final = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One request judged against an entry: its similarity (the measure's scale) and verdict."""
+
+    similarity: float
+    right: bool
+
+
+def _wilson(wrong: int, total: int, z: float, sign: float) -> float:
+    rate = wrong / total
+    z2 = z * z
+    centre = rate + z2 / (2 * total)
+    spread = z * math.sqrt(rate * (1 - rate) / total + z2 / (4 * total * total))
+    return min(1.0, max(0.0, (centre + sign * spread) / (1 + z2 / total)))
+
+
+def wilson_upper(wrong: int, total: int, z: float = Z_95) -> float:
+    """The Wilson score interval's upper end for ``wrong`` failures out of ``total`` (1.0 if none).
+
+    Wilson rather than the normal approximation because it stays honest at the small counts and
+    near-zero rates a cache lives with (no wrong answer yet is not a rate of zero).
+    """
+    return 1.0 if total <= 0 else _wilson(wrong, total, z, 1.0)
+
+
+def wilson_lower(wrong: int, total: int, z: float = Z_95) -> float:
+    """The Wilson score interval's lower end (0.0 without observations)."""
+    return 0.0 if total <= 0 else _wilson(wrong, total, z, -1.0)
+
+
+def decide(
+    observations: Iterable[Observation],
+    score: float,
+    measure: Measure,
+    max_wrong_rate: float,
+    conservative: float,
+) -> tuple[bool, bool]:
+    """``(serve, certain)`` for a candidate at ``score`` with the entry's ``observations``.
+
+    Certain (and served): at least ``MIN_OBSERVATIONS`` observations at ``score`` or up to
+    ``WINDOW`` farther, whose wrong rate's Wilson upper bound is at most ``max_wrong_rate``.
+    Otherwise served, not certain, only at or beyond ``conservative`` - and only while the
+    evidence does not show the wrong rate above the bound (its Wilson lower bound exceeding it),
+    so wrong observations stop an entry even there, while a few right ones never take away what
+    it served without them.
+    """
+    evidence = [
+        seen
+        for seen in observations
+        if measure.passes(score, seen.similarity) and abs(score - seen.similarity) <= WINDOW
+    ]
+    wrong = sum(1 for seen in evidence if not seen.right)
+    total = len(evidence)
+    if total >= MIN_OBSERVATIONS and wilson_upper(wrong, total) <= max_wrong_rate:
+        return True, True
+    serve = measure.passes(score, conservative) and wilson_lower(wrong, total) <= max_wrong_rate
+    return serve, False
+
+
+def conservative_threshold(measure: Measure, threshold: float) -> float:
+    """Where an entry without evidence serves: cosine 0.99 or ``threshold``, the stricter."""
+    if measure.higher_is_closer:
+        return max(CONSERVATIVE_COSINE, threshold)
+    # For unit vectors the distance at cosine c is sqrt(2 - 2c).
+    return min(math.sqrt(2 - 2 * CONSERVATIVE_COSINE), threshold)
+
+
+def check_max_wrong_rate(value: object) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 0.5  # noqa: PLR2004 - the documented range
+    ):
+        raise ConfigurationError("max_wrong_rate must be None or a number with 0 < δ < 0.5")
+    return float(value)
+
+
+def check_explore(value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value <= 1
+        or not math.isfinite(value)
+    ):
+        raise ConfigurationError("explore must be a probability from 0 to 1")
+    return float(value)
+
+
+def same_answer(cached: str, fresh: str) -> bool:
+    """The default judge: the two answers' word sets overlap by a Jaccard index of at least 0.8.
+
+    No model call, so it is free; but it judges wording, not meaning: two answers that say the
+    same in other words count as different (the entry learns more slowly, never wrongly serves),
+    and answers differing in one decisive word (a number, "not") may count as the same.
+    """
+    left = set(_WORD.findall(cached.casefold()))
+    right = set(_WORD.findall(fresh.casefold()))
+    if not left and not right:
+        return True
+    return len(left & right) / len(left | right) >= JACCARD_SAME
