@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from cassandra_llm_cache._errors import ConfigurationError
+from cassandra_llm_cache._semantic import adaptive as _adaptive
 
 if TYPE_CHECKING:
     import argparse
@@ -99,17 +100,13 @@ class Figures:
 def wilson(
     failures: int, trials: int, confidence: float, *, two_sided: bool
 ) -> tuple[float, float]:
-    """Wilson score interval of ``failures / trials`` (0..1 for no trials)."""
-    if trials <= 0:
-        return 0.0, 1.0
+    """Wilson score interval of ``failures / trials`` (0..1 for no trials), at ``confidence``.
+
+    The same interval the adaptive thresholds use (``_semantic.adaptive``), at any confidence.
+    """
     tail = (1 - confidence) / (2 if two_sided else 1)
     z = statistics.NormalDist().inv_cdf(1 - tail)
-    p = failures / trials
-    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = (
-        z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    )
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return _adaptive.wilson_lower(failures, trials, z), _adaptive.wilson_upper(failures, trials, z)
 
 
 def score_pairs(pairs: Sequence[LabelledPair], embedding: Embeddings) -> list[ScoredPair]:

@@ -163,8 +163,8 @@ def _digest(*texts: str) -> bytes:
     return hashlib.sha256("\x00".join(texts).encode()).digest()
 
 
-def split(pairs: Sequence[LabelledPair]) -> dict[str, tuple[LabelledPair, ...]]:
-    """Calibration and test halves, apart by connected component, the same on every machine."""
+def _components(pairs: Iterable[LabelledPair], *, only_same: bool) -> dict[str, str]:
+    """Each text's component root: texts joined by the pairs (by ``same`` ones only, if asked)."""
     parent: dict[str, str] = {}
 
     def root(text: str) -> str:
@@ -175,10 +175,18 @@ def split(pairs: Sequence[LabelledPair]) -> dict[str, tuple[LabelledPair, ...]]:
         return text
 
     for pair in pairs:
-        parent[root(pair.a)] = root(pair.b)
+        first, second = root(pair.a), root(pair.b)
+        if pair.same or not only_same:
+            parent[first] = second
+    return {text: root(text) for text in parent}
+
+
+def split(pairs: Sequence[LabelledPair]) -> dict[str, tuple[LabelledPair, ...]]:
+    """Calibration and test halves, apart by connected component, the same on every machine."""
+    roots = _components(pairs, only_same=False)
     members: dict[str, list[str]] = {}
-    for text in parent:
-        members.setdefault(root(text), []).append(text)
+    for text, component in roots.items():
+        members.setdefault(component, []).append(text)
     side = {
         text: CALIBRATION if _digest(min(texts))[0] % 2 == 0 else TEST
         for texts in members.values()
@@ -197,21 +205,7 @@ def same_question_classes(pairs: Iterable[LabelledPair]) -> dict[str, str]:
     them as wrong, which is right for these sets (their unlabelled cross pairs are different
     questions almost always) and makes the measured precision a lower bound.
     """
-    parent: dict[str, str] = {}
-
-    def root(text: str) -> str:
-        parent.setdefault(text, text)
-        while parent[text] != text:
-            parent[text] = parent[parent[text]]
-            text = parent[text]
-        return text
-
-    for pair in pairs:
-        root(pair.a)
-        root(pair.b)
-        if pair.same:
-            parent[root(pair.a)] = root(pair.b)
-    return {text: root(text) for text in parent}
+    return _components(pairs, only_same=True)
 
 
 def stream(pairs: Sequence[LabelledPair]) -> tuple[str, ...]:
