@@ -63,7 +63,13 @@ from cassandra_llm_cache._storage.store import ClearPlan, Store
 from cassandra_llm_cache._values import codec as _codec
 from cassandra_llm_cache._values.codec import DecodeError, EncodeError
 from cassandra_llm_cache._values.keys import langchain_cache_key, md5_key, sha256_key
-from cassandra_llm_cache.near import NearCache, epochs_table_exists, near_option, near_parts
+from cassandra_llm_cache.near import (
+    NearCache,
+    adopt_epochs,
+    epochs_table_exists,
+    near_option,
+    near_parts,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -468,15 +474,12 @@ class CassandraCache(BaseCache):
         active = self._active
         if active is None:
             self._store.adopt(ready.statements)
-            self._bumps.adopt(ready.statements)
-            if self._near is not None:
-                self._near.attach(
-                    self._store,
-                    ready.statements,
-                    table=self._table_name,
-                    namespace=self._namespace,
-                    consistency=self._policy.write_consistency,
-                )
+            adopt_epochs(
+                self._bumps,
+                self._near,
+                ready.statements,
+                consistency=self._policy.write_consistency,
+            )
             layout = detect_exact_layout(ready.table, where=self._where)
             if layout is Layout.LEGACY:
                 active = LegacyLayout(ready.statements)

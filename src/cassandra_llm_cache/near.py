@@ -153,6 +153,25 @@ def near_parts(
     return options, entries, bumps
 
 
+def adopt_epochs(
+    bumps: EpochBumps,
+    entries: NearEntries | None,
+    statements: Mapping[str, PreparedStatement],
+    *,
+    consistency: int,
+) -> None:
+    """Give a finished setup's statements to the bumps and, when on, the near cache's reads."""
+    bumps.adopt(statements)
+    if entries is not None:
+        entries.attach(
+            bumps._store,  # noqa: SLF001 - the same table's epochs, one module
+            statements,
+            table=bumps._table,  # noqa: SLF001
+            namespace=bumps._namespace,  # noqa: SLF001
+            consistency=consistency,
+        )
+
+
 def epochs_table_exists(session: Session, keyspace: str) -> bool:
     """Whether the driver's schema metadata shows the epochs table (no query)."""
     cluster = session.cluster

@@ -91,7 +91,7 @@ from cassandra_llm_cache._storage.store import ClearPlan, Store
 from cassandra_llm_cache._values import codec as _codec
 from cassandra_llm_cache._values.codec import DecodeError, EncodeError
 from cassandra_llm_cache._values.keys import langchain_cache_key, md5_key, sha256_key
-from cassandra_llm_cache.near import NearCache, NearEntries, WithEpochs, near_parts
+from cassandra_llm_cache.near import NearCache, NearEntries, WithEpochs, adopt_epochs, near_parts
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -901,15 +901,12 @@ class CassandraSemanticCache(BaseCache):
         active = self._active
         if active is None:
             self._store.adopt(ready.statements)
-            self._bumps.adopt(ready.statements)
-            if self._near is not None:
-                self._near.attach(
-                    self._store,
-                    ready.statements,
-                    table=self._table_name,
-                    namespace=self._namespace,
-                    consistency=self._policy.write_consistency,
-                )
+            adopt_epochs(
+                self._bumps,
+                self._near,
+                ready.statements,
+                consistency=self._policy.write_consistency,
+            )
             if wait_near and self._near is not None:
                 self._near.wait_ready(self._policy.request_timeout)
             dimension = table_dimension(ready.table, where=self._where)

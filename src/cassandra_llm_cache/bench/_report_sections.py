@@ -66,12 +66,20 @@ def _provenance(part: dict[str, Any], what: str) -> str:
     )
 
 
+def _opening(part: dict[str, Any], title: str, run: str) -> list[str]:
+    """A section's heading, followed by the reason when its run failed."""
+    lines = [f"## {title}", ""]
+    if "failed" in part:
+        lines += [f"_The {run} run failed: {part['failed']}._", ""]
+    return lines
+
+
 # -- streaming -------------------------------------------------------------------------------
 def streaming_section(document: dict[str, Any]) -> str:
     part = {**document["streaming"], "key": "streaming"}
-    lines = ["## Streaming through the cache (`CachedChatModel`)", ""]
+    lines = _opening(part, "Streaming through the cache (`CachedChatModel`)", "streaming")
     if "failed" in part:
-        return "\n".join([*lines, f"_The streaming run failed: {part['failed']}._", ""])
+        return "\n".join(lines)
     what = (
         f"medians of {part['repetitions']} repetitions of {part['ops']} streams per case, the "
         "cases interleaved"
@@ -237,9 +245,9 @@ def zipf_targets(part: dict[str, Any]) -> list[dict[str, Any]]:
 
 def zipf_section(document: dict[str, Any]) -> str:
     part = {**document["zipf"], "key": "zipf"}
-    lines = ["## Zipf workload: the near cache against Redis and the others", ""]
+    lines = _opening(part, "Zipf workload: the near cache against Redis and the others", "Zipf")
     if "failed" in part:
-        return "\n".join([*lines, f"_The Zipf run failed: {part['failed']}._", ""])
+        return "\n".join(lines)
     what = (
         f"medians of {part['repetitions']} repetitions, the systems interleaved in each, after "
         "a warm-up repetition"
