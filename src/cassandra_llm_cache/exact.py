@@ -81,6 +81,7 @@ if TYPE_CHECKING:
     from langchain_core.runnables import RunnableBinding
 
     from cassandra_llm_cache._policy.telemetry import TelemetryOption
+    from cassandra_llm_cache.near import Kept
 
 _log = logging.getLogger(__name__)
 
@@ -264,12 +265,12 @@ class CassandraCache(BaseCache):
             )
         kept = near.get(values)
         if kept is not None:
-            return self._near_found(layout, values, kept)
+            return self._near_found(values, kept)
         ticket = near.ticket()
         rows = self._store.execute(statement, values, operation="lookup").rows
         found = self._found(layout, rows)
         if found is not None:
-            near.keep(values, rows[0], ticket)
+            near.keep(values, rows[0], found, ticket, rebuild=layout.near_rebuild)
         return found
 
     @override
@@ -286,12 +287,12 @@ class CassandraCache(BaseCache):
             return self._found(layout, page.rows)
         kept = near.get(values)
         if kept is not None:
-            return self._near_found(layout, values, kept)
+            return self._near_found(values, kept)
         ticket = near.ticket()
         rows = (await self._store.aexecute(statement, values, operation="lookup")).rows
         found = self._found(layout, rows)
         if found is not None:
-            near.keep(values, rows[0], ticket)
+            near.keep(values, rows[0], found, ticket, rebuild=layout.near_rebuild)
         return found
 
     @override
@@ -508,18 +509,16 @@ class CassandraCache(BaseCache):
         self._stats.hit(nbytes=bound_size(row_values(rows[0])), tokens=tokens_of(generations))
         return generations
 
-    def _near_found(
-        self, layout: _ExactLayout | LegacyLayout, key: tuple[object, ...], body: object
-    ) -> list[Generation] | None:
-        # Decoded on every hit: each caller gets its own objects, and memory holds only bytes.
+    def _near_found(self, key: tuple[object, ...], kept: Kept) -> list[Generation] | None:
+        # Rebuilt on every hit: each caller gets its own objects, and memory holds only bytes.
         try:
-            generations = layout.decode((body,))
-        except DecodeError:  # pragma: no cover - it decoded when it was kept
+            generations = kept.rebuild(kept.data)
+        except DecodeError:  # pragma: no cover - the same bytes decoded when they were kept
             assert self._near is not None
             self._near.discard(key)
             self._stats.miss(error=True)
             return None
-        self._stats.hit(nbytes=bound_size((body,)), tokens=tokens_of(generations), near=True)
+        self._stats.hit(nbytes=kept.nbytes, tokens=kept.tokens, near=True)
         return generations
 
     def _write(
@@ -654,6 +653,9 @@ class _ExactLayout:
         "_select",
         "_truncate",
     )
+
+    near_rebuild: Final = None
+    """The near cache keeps this format's values as their payload (see ``near.Kept``)."""
 
     def __init__(
         self,

@@ -9,9 +9,10 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from cassandra_llm_cache._errors import CacheOperationError, ConfigurationError
+from cassandra_llm_cache._policy.stats import bound_size, tokens_of
 from cassandra_llm_cache._storage import bridge as _bridge
 from cassandra_llm_cache._storage.cql import (
     EPOCHS_TABLE,
@@ -24,12 +25,14 @@ from cassandra_llm_cache._storage.cql import (
 )
 from cassandra_llm_cache._storage.rows import row_values
 from cassandra_llm_cache._storage.store import DRIVER_ERRORS
+from cassandra_llm_cache._values import codec as _codec
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Mapping, Sequence
 
     from cassandra.cluster import Session
     from cassandra.query import PreparedStatement
+    from langchain_core.outputs import Generation
 
     from cassandra_llm_cache._storage.bridge import Page
     from cassandra_llm_cache._storage.cql import TableInfo
@@ -42,9 +45,10 @@ MAX_REFRESH_SECONDS: Final = 3600.0
 LARGEST_SHARE: Final = 8
 """An entry larger than ``max_bytes / LARGEST_SHARE`` is not kept: a few huge values must not
 push out the many small ones a skewed workload repeats."""
-ENTRY_OVERHEAD: Final = 400
+ENTRY_OVERHEAD: Final = 512
 """Bytes charged per entry on top of its key and value objects: the LRU's link node, the entry
-tuple, its expiry float and size int, with room to spare (~220 bytes on CPython 3.11). Charging
+tuple, its expiry float and size int, the :class:`Kept` tuple and its counts, with room to spare
+(~440 bytes measured with tracemalloc on CPython 3.11, the LRU's node included). Charging
 them to the budget bounds the entry count too (at most ``max_bytes / ENTRY_OVERHEAD``), hence the
 one thing outside the budget: the LRU's hash table, sized by the most entries it ever held
 (about 6 % of ``max_bytes``, checked under 1/8 with tracemalloc in the unit tests)."""
@@ -57,6 +61,22 @@ by the lookup that found it old) is in flight: the round trip, with room to spar
 
 Ticket = tuple[int, float]
 """Taken before a lookup's database read: the invalidation count and the clock (see ``keep``)."""
+
+
+class Kept(NamedTuple):
+    """What the near cache holds for one hit: ``rebuild(data)`` gives its generations anew.
+
+    For this package's value format, ``data`` is what ``_values.codec.kept_form`` chose: the
+    JSON payload, already read once, of a value stored uncompressed (a near hit then skips the
+    header and the checks), or the stored bytes of a compressed one (smaller in memory). For
+    another format it is the stored value and ``rebuild`` its full decoder. What a hit counts in
+    the stats is worked out once, when the entry is kept.
+    """
+
+    rebuild: Callable[[Any], list[Generation]]
+    data: Any
+    nbytes: int
+    tokens: int
 
 
 class NearCache:
@@ -225,7 +245,7 @@ class NearEntries:
         self._serve_for = options.refresh_seconds + min(MAX_GRACE, options.refresh_seconds / 4)
         self._stale_limit = STALE_FACTOR * options.refresh_seconds
         self._lock = threading.Lock()
-        self._entries: OrderedDict[Hashable, tuple[object, float, int]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[Kept, float, int]] = OrderedDict()
         self._nbytes = 0
         self._generation = 0
         self._epoch: frozenset[tuple[Any, ...]] | None = None
@@ -268,8 +288,8 @@ class NearEntries:
 
     # --- the hot path ---------------------------------------------------------------------------
 
-    def get(self, key: Hashable) -> object | None:
-        """The stored value kept for ``key``, or ``None``. May start a background epoch read."""
+    def get(self, key: Hashable) -> Kept | None:
+        """The hit kept for ``key``, or ``None``. May start a background epoch read."""
         now = time.monotonic()
         if now >= self._refresh_due:
             self._start_refresh(now)
@@ -290,13 +310,31 @@ class NearEntries:
         """Take before the database read whose result may be kept."""
         return self._generation, time.monotonic()
 
-    def keep(self, key: tuple[object, ...], row: Any, ticket: Ticket) -> None:
-        """Keep a hit's stored value; ``row`` is ``(value, remaining TTL or None)``."""
+    def keep(
+        self,
+        key: tuple[object, ...],
+        row: Any,
+        generations: list[Generation],
+        ticket: Ticket,
+        *,
+        rebuild: Callable[[Any], list[Generation]] | None = None,
+    ) -> None:
+        """Keep a hit: ``row`` is ``(value, remaining TTL or None)``, ``generations`` its decoding.
+
+        ``rebuild`` decodes a value of another format than this package's (the legacy layout's).
+        """
         body, ttl = row_values(row)[:2]
         generation, sent_at = ticket
         if ttl is not None and ttl <= 0:
             return
-        size = _size_of(key, body)
+        if rebuild is None:
+            if not isinstance(body, bytes):
+                return
+            rebuild, data = _codec.kept_form(body)
+            kept = Kept(rebuild, data, len(body), tokens_of(generations))
+        else:
+            kept = Kept(rebuild, body, bound_size((body,)), tokens_of(generations))
+        size = _size_of(key, kept.data)
         if size > self._largest:
             return
         # The server floors the remaining TTL and read it after the request was sent: counting
@@ -309,7 +347,7 @@ class NearEntries:
             previous = self._entries.pop(key, None)
             if previous is not None:
                 self._nbytes -= previous[2]
-            self._entries[key] = (body, expires, size)
+            self._entries[key] = (kept, expires, size)
             self._nbytes += size
             while self._nbytes > self._max_bytes:
                 _, (_, _, evicted) = self._entries.popitem(last=False)

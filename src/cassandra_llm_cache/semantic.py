@@ -604,7 +604,7 @@ class CassandraSemanticCache(BaseCache):
         page = self._store.execute(statement, key, operation="lookup")
         hit = self._exact_hit(layout, prompt, llm_string, page.rows)
         if hit is not None:
-            near.keep(key, page.rows[0], ticket)
+            near.keep(key, page.rows[0], hit.generations, ticket)
         return hit, page.failed
 
     async def _aexact_first(
@@ -622,7 +622,7 @@ class CassandraSemanticCache(BaseCache):
         page = await self._store.aexecute(statement, key, operation="lookup")
         hit = self._exact_hit(layout, prompt, llm_string, page.rows)
         if hit is not None:
-            near.keep(key, page.rows[0], ticket)
+            near.keep(key, page.rows[0], hit.generations, ticket)
         return hit, page.failed
 
     def _near_hit(
@@ -636,7 +636,13 @@ class CassandraSemanticCache(BaseCache):
         kept = near.get(key)
         if kept is None:
             return None
-        return self._exact_hit(layout, prompt, llm_string, [(kept,)], near=True)
+        # Rebuilt on every hit: each caller gets its own objects (see near.Kept).
+        generations = kept.rebuild(kept.data)
+        self._stats.hit(nbytes=kept.nbytes, tokens=kept.tokens, near=True)
+        self._count(0)
+        return SemanticHit(
+            layout.document_id(prompt, llm_string), generations, self._exact_score, exact=True
+        )
 
     def lookup_with_id(self, prompt: str, llm_string: str) -> tuple[str, RETURN_VAL_TYPE] | None:
         """``(document_id, generations)`` of the hit, or None (the legacy method)."""
@@ -934,13 +940,7 @@ class CassandraSemanticCache(BaseCache):
     # --- shared by the sync and async paths -----------------------------------------------------
 
     def _exact_hit(
-        self,
-        layout: _SemanticLayout,
-        prompt: str,
-        llm_string: str,
-        rows: Sequence[Any],
-        *,
-        near: bool = False,
+        self, layout: _SemanticLayout, prompt: str, llm_string: str, rows: Sequence[Any]
     ) -> SemanticHit | None:
         if not rows:
             return None
@@ -948,10 +948,16 @@ class CassandraSemanticCache(BaseCache):
         generations = self._decoded(body)
         if generations is None:
             return None
-        self._stats.hit(nbytes=bound_size((body,)), tokens=tokens_of(generations), near=near)
+        self._stats.hit(nbytes=bound_size((body,)), tokens=tokens_of(generations))
         self._count(0)
-        best = 1.0 if self._measure.higher_is_closer else 0.0
-        return SemanticHit(layout.document_id(prompt, llm_string), generations, best, exact=True)
+        return SemanticHit(
+            layout.document_id(prompt, llm_string), generations, self._exact_score, exact=True
+        )
+
+    @property
+    def _exact_score(self) -> float:
+        """The score of an identical prompt's hit: the closest the measure can be."""
+        return 1.0 if self._measure.higher_is_closer else 0.0
 
     def _hit(self, candidate: SemanticCandidate) -> SemanticHit:
         self._stats.hit(tokens=tokens_of(candidate.generations))

@@ -12,7 +12,8 @@ import uuid
 
 import pytest
 from blockbuster import BlockBuster
-from langchain_core.outputs import Generation
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, Generation
 
 from cassandra_llm_cache import (
     CassandraCache,
@@ -78,6 +79,38 @@ def test_a_second_lookup_is_served_from_memory_without_a_database_call(
     assert (stats.hits, stats.near_hits, stats.misses) == (6, 5, 0)
     assert stats.as_dict()["near_hits"] == 5
     assert "near_cache=NearCache(max_bytes=67108864, refresh_seconds=0.2)" in repr(cache)
+
+
+# The larger value is stored compressed; the legacy layout stores text, never compressed.
+@pytest.mark.parametrize(
+    ("layout", "size"), [("exact", 2_000), ("exact", 40_000), ("legacy", 2_000)]
+)
+def test_each_near_hit_is_new_objects_equal_to_the_stored_value(
+    cassandra_session, cassandra_keyspace, table_name, layout, size
+):
+    value = [
+        ChatGeneration(
+            message=AIMessage(
+                content="y" * size,
+                usage_metadata={"input_tokens": 2, "output_tokens": 3, "total_tokens": 5},
+            )
+        )
+    ]
+    cache = near_cache(cassandra_session, cassandra_keyspace, table_name, layout=layout)
+    cache.update("p", "l", value)
+    from_node = cache.lookup("p", "l")
+    read_by_a_database_hit = cache.stats().bytes_read
+    first, second = cache.lookup("p", "l"), cache.lookup("p", "l")
+    assert from_node == first == second == value
+    assert first is not second
+    assert first[0].message is not second[0].message
+    first[0].message.content = "changed by a caller"  # does not reach the next caller
+    assert cache.lookup("p", "l") == value
+    stats = cache.stats()
+    assert (stats.hits, stats.near_hits) == (4, 3)
+    # A near hit counts what a database hit counts.
+    assert stats.bytes_read == 4 * read_by_a_database_hit > 0
+    assert stats.tokens_saved == 4 * 5
 
 
 def test_each_hit_gets_its_own_objects(cassandra_session, cassandra_keyspace, table_name):

@@ -195,6 +195,9 @@ def test_every_generation_type_round_trips(values, codec, fast_json):
     assert_same(decode(data, fast_json=fast_json), values)
     # Written with one JSON library, read with the other.
     assert_same(decode(data, fast_json=not fast_json), values)
+    # What a near cache does with a value it has decoded once: kept, then rebuilt unchecked.
+    rebuild, kept = _codec.kept_form(data)
+    assert_same(rebuild(kept), values)
 
 
 @given(any_text)

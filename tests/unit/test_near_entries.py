@@ -8,9 +8,12 @@ import sys
 import tracemalloc
 
 import pytest
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, Generation
 
 from cassandra_llm_cache import ConfigurationError, NearCache
-from cassandra_llm_cache.near import ENTRY_OVERHEAD, NearEntries, _size_of, near_option
+from cassandra_llm_cache._values import codec
+from cassandra_llm_cache.near import ENTRY_OVERHEAD, NearEntries, Ticket, _size_of, near_option
 
 
 @pytest.mark.parametrize("max_bytes", [0, -1, -0.5, "64", None, True, math.nan, math.inf, [1], 0.9])
@@ -53,6 +56,18 @@ def key(index: int) -> tuple[str, bytes, bytes]:
     return ("", os.urandom(32), index.to_bytes(32, "big"))
 
 
+def keep_raw(entries: NearEntries, item: tuple[object, ...], row: tuple, ticket: Ticket) -> None:
+    """Keep ``row``'s value as it is (a decoder of another format: these tests are about the
+    bookkeeping, not the value)."""
+    entries.keep(item, row, [], ticket, rebuild=bytes)
+
+
+def kept_data(entries: NearEntries, item: tuple[object, ...]) -> object:
+    kept = entries.get(item)
+    assert kept is not None
+    return kept.data
+
+
 def test_the_byte_budget_bounds_real_memory_writing_ten_times_the_budget():
     budget = 256 * 1024
     entries = serving(NearCache(max_bytes=budget))
@@ -63,7 +78,7 @@ def test_the_byte_budget_bounds_real_memory_writing_ten_times_the_budget():
         index = 0
         while written < 10 * budget:
             body = os.urandom(100 + index % 3000)
-            entries.keep(key(index), (body, None), entries.ticket())
+            keep_raw(entries, key(index), (body, None), entries.ticket())
             written += len(body)
             index += 1
             assert entries.nbytes <= budget
@@ -81,17 +96,17 @@ def test_the_byte_budget_bounds_real_memory_writing_ten_times_the_budget():
 def test_bookkeeping_is_bounded_by_the_per_entry_charge():
     entries = serving(NearCache(max_bytes=100 * ENTRY_OVERHEAD))
     for index in range(10_000):
-        entries.keep(key(index), (b"", None), entries.ticket())
+        keep_raw(entries, key(index), (b"", None), entries.ticket())
     assert len(entries) < 100
 
 
 def test_an_entry_over_an_eighth_of_the_budget_is_not_kept():
     entries = serving(NearCache(max_bytes=80_000))
-    entries.keep(key(1), (b"x" * 10_000, None), entries.ticket())
+    keep_raw(entries, key(1), (b"x" * 10_000, None), entries.ticket())
     assert len(entries) == 0
     small = key(2)
-    entries.keep(small, (b"x" * 1000, None), entries.ticket())
-    assert entries.get(small) == b"x" * 1000
+    keep_raw(entries, small, (b"x" * 1000, None), entries.ticket())
+    assert kept_data(entries, small) == b"x" * 1000
 
 
 def test_lru_order():
@@ -100,9 +115,9 @@ def test_lru_order():
     entries = serving(NearCache(max_bytes=8 * size))  # room for 8 such entries
     items = [key(index) for index in range(9)]
     for item in items[:8]:
-        entries.keep(item, (body, None), entries.ticket())
+        keep_raw(entries, item, (body, None), entries.ticket())
     entries.get(items[0])  # now the most recent
-    entries.keep(items[8], (body, None), entries.ticket())
+    keep_raw(entries, items[8], (body, None), entries.ticket())
     assert entries.get(items[1]) is None  # the least recently used went
     assert all(entries.get(item) is not None for item in (items[0], *items[2:]))
 
@@ -111,12 +126,12 @@ def test_ttl_counts_from_when_the_read_was_sent():
     entries = serving(NearCache())
     item = key(1)
     generation, _ = entries.ticket()
-    entries.keep(item, (b"v", 5), (generation, 0.0))  # sent long ago (monotonic 0), 5 s left
+    keep_raw(entries, item, (b"v", 5), (generation, 0.0))  # sent long ago (monotonic 0), 5 s left
     assert entries.get(item) is None
-    entries.keep(item, (b"v", 0), entries.ticket())  # expiring now on the server
+    keep_raw(entries, item, (b"v", 0), entries.ticket())  # expiring now on the server
     assert entries.get(item) is None
-    entries.keep(item, (b"v", 60), entries.ticket())
-    assert entries.get(item) == b"v"
+    keep_raw(entries, item, (b"v", 60), entries.ticket())
+    assert kept_data(entries, item) == b"v"
 
 
 def test_a_read_that_raced_an_invalidation_is_not_kept():
@@ -124,17 +139,60 @@ def test_a_read_that_raced_an_invalidation_is_not_kept():
     item = key(1)
     ticket = entries.ticket()  # a lookup sends its read...
     entries.discard(key(2))  # ...meanwhile something is deleted here...
-    entries.keep(item, (b"maybe stale", None), ticket)  # ...so its answer is not kept
+    keep_raw(entries, item, (b"maybe stale", None), ticket)  # ...so its answer is not kept
     assert entries.get(item) is None
     ticket = entries.ticket()
     entries.clear()
-    entries.keep(item, (b"maybe stale", None), ticket)
+    keep_raw(entries, item, (b"maybe stale", None), ticket)
     assert entries.get(item) is None
 
 
 def test_nothing_is_kept_or_served_before_the_first_epoch_read():
     entries = NearEntries(NearCache())
     item = key(1)
-    entries.keep(item, (b"v", None), entries.ticket())
+    keep_raw(entries, item, (b"v", None), entries.ticket())
     assert entries.get(item) is None
     assert not entries.serving()
+
+
+@pytest.mark.parametrize("size", [100, 100_000])  # the larger value is stored compressed
+def test_a_kept_hit_is_rebuilt_into_new_equal_objects_each_time(size):
+    generations = [
+        ChatGeneration(
+            message=AIMessage(
+                content="y" * size,
+                response_metadata={"model": "m"},
+                usage_metadata={"input_tokens": 3, "output_tokens": 4, "total_tokens": 7},
+            )
+        ),
+        Generation(text="plain", generation_info={"finish_reason": "stop"}),
+    ]
+    body = codec.encode(generations)
+    entries = serving(NearCache())
+    item = key(1)
+    entries.keep(item, (body, None), generations, entries.ticket())
+    kept = entries.get(item)
+    assert kept is not None
+    assert (kept.nbytes, kept.tokens) == (len(body), 7)  # what a database hit would count
+    # An uncompressed value is kept as its JSON payload, a compressed one as stored (smaller).
+    compressed = size > codec.COMPRESSION_THRESHOLD
+    assert kept.data == (body if compressed else body[codec.HEADER_SIZE :])
+    assert compressed == (body[5] != codec.Compression.NONE)
+    first, second = kept.rebuild(kept.data), kept.rebuild(kept.data)
+    assert first == second == generations == codec.decode(body)
+    assert [type(one) for one in first] == [ChatGeneration, Generation]
+    assert first[0] is not second[0]
+    assert first[0].message is not second[0].message
+    first[0].message.response_metadata["model"] = "changed by a caller"
+    assert kept.rebuild(kept.data)[0].message.response_metadata == {"model": "m"}
+
+
+def test_a_value_of_another_format_needs_its_decoder():
+    entries = serving(NearCache())
+    item = key(1)
+    entries.keep(item, ("legacy text", None), [], entries.ticket())  # not this package's bytes
+    assert entries.get(item) is None
+    entries.keep(item, ("legacy text", None), [], entries.ticket(), rebuild=lambda text: [text])
+    kept = entries.get(item)
+    assert kept is not None
+    assert kept.rebuild(kept.data) == ["legacy text"]

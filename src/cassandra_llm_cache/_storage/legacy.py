@@ -146,6 +146,9 @@ class LegacyLayout:
     def delete(self, prompt: str, llm_string: str) -> tuple[PreparedStatement, tuple[object, ...]]:
         return self._delete, (KEY_DESC, legacy_key_vals(prompt, llm_string))
 
+    near_rebuild: Final = staticmethod(decode_body)
+    """How a near cache rebuilds a kept legacy value: the full decoder (see ``near.Kept``)."""
+
     def decode(self, row: Any) -> list[Generation]:
         return decode_body(first_value(row))
 
