@@ -33,7 +33,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from typing_extensions import override
 
-from cassandra_llm_cache._errors import CassandraLLMCacheError, ConfigurationError
+from cassandra_llm_cache._errors import CassandraLLMCacheError, ConfigurationError, SetupError
 from cassandra_llm_cache._policy import telemetry as _telemetry
 from cassandra_llm_cache._policy.arguments import (
     UNSET,
@@ -68,6 +68,7 @@ from cassandra_llm_cache._semantic.cql import (
     observation_statements,
     observations_table,
     observations_table_cql,
+    observations_table_exists,
     parse_document_id,
     scope,
     scope_index_name,
@@ -148,7 +149,8 @@ class SemanticHit:
 
 @dataclass(frozen=True)
 class AdaptiveLookup:
-    """A lookup's outcome under ``max_wrong_rate``, for a wrapper that learns (``CachedChatModel``).
+    """A lookup's outcome under ``max_wrong_rate``, for a wrapper that learns (``CachedChatModel``,
+    ``CachedLLM``).
 
     ``refused`` is the best candidate the entry's evidence kept from being served (the lookup
     was a miss for it): the model's fresh answer judged against it is an observation that costs
@@ -220,7 +222,8 @@ class CassandraSemanticCache(BaseCache):
             two requests (the key read and the vector search).
         max_wrong_rate: δ with 0 < δ < 0.5 turns on error-bounded per-entry thresholds: a
             similar entry is served only when its own observations (table
-            ``<table_name>_observations``, learnt by ``CachedChatModel``) bound its wrong rate
+            ``<table_name>_observations``, learnt by ``CachedChatModel`` or ``CachedLLM``, removed
+            with their entries by writes, deletes and clears) bound its wrong rate
             by δ, or above a conservative threshold until they do (``docs/semantic-tuning.md``).
             None (default): off, nothing changes.
     """
@@ -362,7 +365,11 @@ class CassandraSemanticCache(BaseCache):
         *,
         ttl_seconds: int | Unset | None = UNSET,
     ) -> None:
-        """Cache ``return_val`` for ``prompt``; reuses the embedding its lookup computed."""
+        """Cache ``return_val`` for ``prompt``; reuses the embedding its lookup computed.
+
+        With ``max_wrong_rate`` the entry's observations are deleted first: they were about the
+        answer this write replaces.
+        """
         check_generations(return_val)
         if not self._should_cache(return_val):
             self._stats.not_cached()
@@ -375,6 +382,9 @@ class CassandraSemanticCache(BaseCache):
             return
         text = write.prompt.text
         vector = self._usable(self._memo.get(text), layout) if text else None
+        drop = self._stale_observations(layout, write)
+        if drop is not None and self._store.execute(*drop, operation="update").failed:
+            return  # the old answer's observations could vouch for this one: not written
         statement, values = layout.insert(write, vector)
         page = self._writes.run(lambda: self._store.execute(statement, values, operation="update"))
         if not page.failed:
@@ -404,6 +414,9 @@ class CassandraSemanticCache(BaseCache):
             return
         text = write.prompt.text
         vector = self._usable(await self._memo.aget(text), layout) if text else None
+        drop = self._stale_observations(layout, write)
+        if drop is not None and (await self._store.aexecute(*drop, operation="update")).failed:
+            return
         statement, values = layout.insert(write, vector)
         page = await self._writes.arun(
             lambda: self._store.aexecute(statement, values, operation="update")
@@ -418,11 +431,17 @@ class CassandraSemanticCache(BaseCache):
         """Empty the cache; ``clear(llm_string=...)`` removes only that model's entries.
 
         With no arguments: ``TRUNCATE`` (as the legacy class) when the namespace is ``""``, else
-        only this namespace's entries.
+        only this namespace's entries. The observations ``max_wrong_rate`` keeps go with them
+        (the observations table is truncated, or scanned for the same namespace and model), so
+        they never vouch for another answer later stored under the same key.
         """
         layout = self._layout()
-        plan = layout.clear_plan(clear_target(kwargs))
+        target = clear_target(kwargs)
+        plan = layout.clear_plan(target)
         self._store.clear(plan)
+        observations = layout.observations_clear_plan(target)
+        if observations is not None:
+            self._store.clear(observations)
         if self._near is not None:
             self._near.clear()
         self._bumps.bump(whole_table=plan.truncate is not None)
@@ -431,8 +450,12 @@ class CassandraSemanticCache(BaseCache):
     async def aclear(self, **kwargs: Any) -> None:
         """Async :meth:`clear`."""
         layout = await self._alayout()
-        plan = layout.clear_plan(clear_target(kwargs))
+        target = clear_target(kwargs)
+        plan = layout.clear_plan(target)
         await self._store.aclear(plan)
+        observations = layout.observations_clear_plan(target)
+        if observations is not None:
+            await self._store.aclear(observations)
         if self._near is not None:
             self._near.clear()
         await self._bumps.abump(whole_table=plan.truncate is not None)
@@ -452,7 +475,8 @@ class CassandraSemanticCache(BaseCache):
     ) -> AdaptiveLookup:
         """:meth:`lookup_with_score`, plus the candidate ``max_wrong_rate`` refused, if any.
 
-        What ``CachedChatModel`` calls to learn; without ``max_wrong_rate`` nothing is refused.
+        What the wrappers (``streaming._learning``) call to learn; without ``max_wrong_rate``
+        nothing is refused.
         """
         layout = self._open_layout()
         if layout is None:
@@ -548,6 +572,18 @@ class CassandraSemanticCache(BaseCache):
         page = await self._store.aexecute(statement, values, operation="update")
         if not page.failed:
             self._count(4)
+
+    def _stale_observations(
+        self, layout: _SemanticLayout, write: _Write
+    ) -> tuple[PreparedStatement, tuple[object, ...]] | None:
+        """With ``max_wrong_rate``, the delete of the observations of the entry ``write``
+        (re)writes: they judged the answer it replaces, or one that expired or was deleted.
+
+        One partition delete per write, sent before the write: a reader in between finds the old
+        answer without evidence (only the conservative threshold serves it), never the new
+        answer with the old one's.
+        """
+        return layout.drop_observations(write.key) if self._max_wrong is not None else None
 
     def _observation(
         self, layout: _SemanticLayout, document_id: str, similarity: float, right: bool
@@ -731,33 +767,45 @@ class CassandraSemanticCache(BaseCache):
     # --- deletes ----------------------------------------------------------------------------------
 
     def delete(self, prompt: str, llm_string: str) -> None:
-        """Remove the entry of exactly ``prompt`` and ``llm_string``, if there is one."""
+        """Remove the entry of exactly ``prompt`` and ``llm_string``, if there is one (and its
+        observations, if the cache keeps them for ``max_wrong_rate``)."""
         layout = self._layout()
-        self._deleted(*layout.delete(prompt, llm_string))
+        self._deleted(layout, *layout.delete(prompt, llm_string))
 
     async def adelete(self, prompt: str, llm_string: str) -> None:
         """Async :meth:`delete`."""
         layout = await self._alayout()
-        await self._adeleted(*layout.delete(prompt, llm_string))
+        await self._adeleted(layout, *layout.delete(prompt, llm_string))
 
     def delete_by_document_id(self, document_id: str) -> None:
-        """Remove the entry a lookup returned ``document_id`` for (in this namespace)."""
+        """Remove the entry a lookup returned ``document_id`` for (in this namespace), and its
+        observations as :meth:`delete` does."""
         layout = self._layout()
-        self._deleted(*layout.delete_id(document_id))
+        self._deleted(layout, *layout.delete_id(document_id))
 
     async def adelete_by_document_id(self, document_id: str) -> None:
         """Async :meth:`delete_by_document_id`."""
         layout = await self._alayout()
-        await self._adeleted(*layout.delete_id(document_id))
+        await self._adeleted(layout, *layout.delete_id(document_id))
 
-    def _deleted(self, statement: PreparedStatement, key: tuple[object, ...]) -> None:
+    def _deleted(
+        self, layout: _SemanticLayout, statement: PreparedStatement, key: tuple[object, ...]
+    ) -> None:
         self._store.execute(statement, key, operation="delete")
+        drop = layout.drop_observations(key)  # the entry's observations go with it
+        if drop is not None:
+            self._store.execute(*drop, operation="delete")
         if self._near is not None:
             self._near.discard(key)
         self._bumps.bump(whole_table=False)
 
-    async def _adeleted(self, statement: PreparedStatement, key: tuple[object, ...]) -> None:
+    async def _adeleted(
+        self, layout: _SemanticLayout, statement: PreparedStatement, key: tuple[object, ...]
+    ) -> None:
         await self._store.aexecute(statement, key, operation="delete")
+        drop = layout.drop_observations(key)
+        if drop is not None:
+            await self._store.aexecute(*drop, operation="delete")
         if self._near is not None:
             self._near.discard(key)
         await self._bumps.abump(whole_table=False)
@@ -796,8 +844,14 @@ class CassandraSemanticCache(BaseCache):
         embedding_dimension: int,
         similarity_measure: str = "cos",
         keyspace_replication: Mapping[str, object] | None = None,
+        max_wrong_rate: float | None = None,
     ) -> str:
-        """The DDL a SYNC/ASYNC cache would run, for review or to run by hand (then use OFF)."""
+        """The DDL a SYNC/ASYNC cache would run, for review or to run by hand (then use OFF).
+
+        Pass the options the cache is made with: with ``max_wrong_rate`` (any valid δ) the
+        observations table ``<table_name>_observations`` is included, which a cache with
+        ``max_wrong_rate`` and ``setup_mode=OFF`` needs to exist.
+        """
         keyspace = identifier(keyspace, "keyspace name")
         table = identifier(table_name, "table name")
         measure = resolve_measure(similarity_measure)
@@ -805,6 +859,8 @@ class CassandraSemanticCache(BaseCache):
             semantic_table_cql(keyspace, table, check_dimension(embedding_dimension)),
             *semantic_index_cql(keyspace, table, measure),
         ]
+        if _check_max_wrong_rate(max_wrong_rate, table) is not None:
+            statements.append(observations_table_cql(keyspace, table))
         if keyspace_replication is not None:
             statements.insert(0, create_keyspace_cql(keyspace, keyspace_replication))
         return ";\n\n".join(statements) + ";\n"
@@ -1109,6 +1165,7 @@ class _SemanticTableSpec:
         self._measure = cache._measure  # noqa: SLF001
         self._plaintext = cache._store_plaintext  # noqa: SLF001
         self._observed = cache._max_wrong is not None  # noqa: SLF001
+        self._off = cache._mode is SetupMode.OFF  # noqa: SLF001
         self._session = cache._session  # noqa: SLF001
         self._dimension = dimension
 
@@ -1131,13 +1188,10 @@ class _SemanticTableSpec:
     def _observations_ddl(self) -> list[str]:
         """The observations table, if ``max_wrong_rate`` needs it and the driver's metadata does
         not show it (``IF NOT EXISTS`` makes a race with another process harmless)."""
-        if not self._observed:
+        if not self._observed or observations_table_exists(
+            self._session, self._keyspace, self._table
+        ):
             return []
-        cluster = self._session.cluster
-        if cluster.schema_metadata_enabled:
-            found = cluster.metadata.keyspaces.get(self._keyspace)
-            if found is not None and observations_table(self._table) in found.tables:
-                return []
         return [observations_table_cql(self._keyspace, self._table)]
 
     def statements(self, table: Any) -> Mapping[str, str]:
@@ -1145,9 +1199,26 @@ class _SemanticTableSpec:
         statements = semantic_statements(self._keyspace, self._table, self._measure)
         if not self._plaintext:
             del statements["insert_plaintext"]
-        if self._observed:
+        # Without max_wrong_rate too when another process made the table: this cache's clears
+        # and deletes then remove the observations of what they remove (the CLI's clear does).
+        exists = observations_table_exists(self._session, self._keyspace, self._table)
+        if self._observed and self._off and not exists:
+            self._require_observations_table()
+        if self._observed or exists:
             statements.update(observation_statements(self._keyspace, self._table))
         return statements
+
+    def _require_observations_table(self) -> None:
+        """Under OFF, say which DDL is missing rather than let a prepare fail on it (metadata
+        off: the prepare's own error still names the table)."""
+        if self._session.cluster.schema_metadata_enabled:
+            msg = (
+                f"table {self._keyspace}.{observations_table(self._table)} does not exist, and "
+                "setup_mode=OFF never creates it: max_wrong_rate keeps its observations there; "
+                "create it (CassandraSemanticCache.schema_cql(..., max_wrong_rate=...) prints "
+                "its DDL) or use SetupMode.SYNC/ASYNC"
+            )
+            raise SetupError(msg)
 
     def _check(self, table: Any) -> None:
         dimension = table_dimension(table, where=self._where)
@@ -1249,6 +1320,39 @@ class _SemanticLayout:
         prompt_key, llm_key = parse_document_id(value, self._digest_size)
         values = (self._namespace, llm_key, prompt_key, similarity, right)
         return self._statements["observe"], values
+
+    def drop_observations(
+        self, key: tuple[object, ...]
+    ) -> tuple[PreparedStatement, tuple[object, ...]] | None:
+        """The delete of the observations of the entry keyed ``key``; None when this cache does
+        not know the observations table (see ``_SemanticTableSpec.statements``)."""
+        statement = self._statements.get("observations_drop")
+        return None if statement is None else (statement, key)
+
+    def observations_clear_plan(self, llm_string: str | None) -> ClearPlan | None:
+        """What :meth:`clear_plan` clears, in the observations table (None if not known).
+
+        The observations table is scanned itself rather than fed the entries' keys, so that the
+        observations of entries that had already expired or been deleted go too.
+        """
+        statements = self._statements
+        if "observations_drop" not in statements:
+            return None
+        namespace = self._namespace
+        values: tuple[object, ...]
+        if llm_string is None:
+            if not namespace:
+                return ClearPlan(truncate=statements["observations_truncate"])
+            scan, values = statements["observations_scan_namespace"], (namespace,)
+        else:
+            scan = statements["observations_scan_model"]
+            values = (namespace, self.digest(llm_string))
+        return ClearPlan(
+            scan=scan,
+            scan_values=values,
+            delete=statements["observations_drop"],
+            to_delete=lambda rows: [row_values(row) for row in rows],
+        )
 
     def clear_plan(self, llm_string: str | None) -> ClearPlan:
         namespace = self._namespace

@@ -6,6 +6,8 @@ in-process through ``cli.main`` to keep the suite fast.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from cli_helpers import cli_env, run_cli, run_main
 from langchain_core.outputs import Generation
@@ -225,3 +227,59 @@ def test_stats_inspect_and_clear_of_a_semantic_table(
     cleared = main("clear", "-t", table_name, "-n", "tenant", "--yes")
     assert cleared.code == 0, cleared.err
     assert semantic.lookup("what is SAI", "m") is None
+
+
+def test_schema_of_a_semantic_cache_with_max_wrong_rate(main):
+    result = main(
+        "schema", "-k", "shop", "--semantic", "--dimension", "8", "--max-wrong-rate", "0.02"
+    )
+    assert result.code == 0, result.err
+    assert 'CREATE TABLE IF NOT EXISTS "shop"."langchain_llm_semantic_cache_observations"' in (
+        result.out
+    )
+    assert "default_time_to_live = 2592000" in result.out
+    plain = main("schema", "-k", "shop", "--semantic", "--dimension", "8")
+    assert "_observations" not in plain.out
+    assert main("schema", "-k", "shop", "--max-wrong-rate", "0.02").code == 1  # not --semantic
+    refused = main(
+        "schema", "-k", "shop", "--semantic", "--dimension", "8", "--max-wrong-rate", "1"
+    )
+    assert refused.code == 1
+    assert "max_wrong_rate" in refused.err
+
+
+def test_delete_and_clear_take_a_semantic_entrys_observations(
+    main, cassandra_session, cassandra_keyspace
+):
+    from cassandra_llm_cache import CassandraSemanticCache
+    from cassandra_llm_cache.testing import DeterministicEmbeddings
+
+    table = f"cli_obs_{uuid.uuid4().hex[:12]}"
+    semantic = CassandraSemanticCache(
+        cassandra_session,
+        cassandra_keyspace,
+        DeterministicEmbeddings(dimension=8),
+        table,
+        embedding_dimension=8,
+        namespace="tenant",
+        max_wrong_rate=0.05,
+    )
+    ids = []
+    for question in ("what is SAI", "what is a keyspace"):
+        semantic.update(question, "m", [Generation(text="An answer.")])
+        ids.append(semantic.document_id(question, "m"))
+        for _ in range(3):
+            semantic.observe(ids[-1], 0.9, right=True)
+
+    def observations() -> int:
+        query = f"SELECT COUNT(*) FROM {cassandra_keyspace}.{table}_observations"
+        return cassandra_session.execute(query).one()[0]
+
+    assert observations() == 6
+    deleted = main("delete", "-t", table, "-n", "tenant", "--id", ids[0], "--json")
+    assert deleted.code == 0, deleted.err
+    assert deleted.json() == {"deleted": True}
+    assert observations() == 3
+    cleared = main("clear", "-t", table, "-n", "tenant", "--yes")
+    assert cleared.code == 0, cleared.err
+    assert observations() == 0

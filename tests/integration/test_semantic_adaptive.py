@@ -11,6 +11,7 @@ import asyncio
 import math
 import uuid
 import zlib
+from typing import TYPE_CHECKING
 
 import pytest
 from cassandra.cluster import Cluster
@@ -18,10 +19,14 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.messages import HumanMessage
 from langchain_core.outputs import Generation
 
-from cassandra_llm_cache import CachedChatModel, CassandraSemanticCache
-from cassandra_llm_cache._errors import ConfigurationError
+from cassandra_llm_cache import CachedChatModel, CachedLLM, CassandraSemanticCache
+from cassandra_llm_cache._errors import ConfigurationError, SetupError
 from cassandra_llm_cache._semantic.adaptive import same_answer, wilson_lower, wilson_upper
-from streaming_fakes import Probe, ScriptedChat
+from cassandra_llm_cache.streaming import LearningStats
+from streaming_fakes import Probe, ScriptedChat, ScriptedLLM
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 LLM = "scripted-llm"
 ANSWER = "Paris is the capital of France."
@@ -161,14 +166,20 @@ def ask(text: str) -> list[HumanMessage]:
     return [HumanMessage(content=text)]
 
 
-def test_a_refused_candidate_is_judged_for_free(cassandra_session, cassandra_keyspace, table):
-    seeder, cache = seeder_and_learner(cassandra_session, cassandra_keyspace, table)
+def recording_judge() -> tuple[list[tuple[str, str]], Callable[[str, str], bool]]:
+    """A judge that calls every answer right, and the (cached, fresh) pairs it was shown."""
     verdicts: list[tuple[str, str]] = []
 
     def judge(cached: str, fresh: str) -> bool:
         verdicts.append((cached, fresh))
         return True
 
+    return verdicts, judge
+
+
+def test_a_refused_candidate_is_judged_for_free(cassandra_session, cassandra_keyspace, table):
+    seeder, cache = seeder_and_learner(cassandra_session, cassandra_keyspace, table)
+    verdicts, judge = recording_judge()
     chat, probe = chat_wrapper(cache, "Different words entirely.", judge=judge, seed=1)
     seed_entry(seeder, chat)
     for index in range(10):
@@ -240,3 +251,261 @@ def test_async_learning(cassandra_session, cassandra_keyspace, table):
     assert chat.learning_stats().observations == 1
     assert chat.learning_stats().judged_wrong == 0
     assert cache.stats().observations == 1
+
+
+# --- observations follow their entries: clears, deletes, rewrites; the DDL; CachedLLM ----------
+
+
+def observation_count(
+    session, keyspace, table, document_id: str | None = None, namespace: str = ""
+) -> int:
+    """Observations stored in Cassandra: all of the table's, or one entry's."""
+    qualified = f"{keyspace}.{table}_observations"
+    if document_id is None:
+        return session.execute(f"SELECT COUNT(*) FROM {qualified}").one()[0]
+    prompt_hex, _, llm_hex = document_id.partition("-")
+    return session.execute(
+        f"SELECT COUNT(*) FROM {qualified} "
+        "WHERE namespace = %s AND llm_key = %s AND prompt_key = %s",
+        (namespace, bytes.fromhex(llm_hex), bytes.fromhex(prompt_hex)),
+    ).one()[0]
+
+
+def observed_entry(cache, prompt: str = "entry", llm: str = LLM, count: int = 10) -> str:
+    """Stores ``prompt``'s entry and ``count`` right observations of it at 0.96; its id."""
+    cache.update(prompt, llm, [Generation(text=ANSWER)])
+    document_id = cache.document_id(prompt, llm)
+    for _ in range(count):
+        cache.observe(document_id, 0.96, right=True)
+    return document_id
+
+
+def test_clear_truncates_the_observations(cassandra_session, cassandra_keyspace, table):
+    cache = make_cache(cassandra_session, cassandra_keyspace, table, max_wrong_rate=0.3)
+    observed_entry(cache)
+    assert cache.lookup_adaptive("at 0.97 a", LLM).hit.certain  # the evidence serves it
+    assert observation_count(cassandra_session, cassandra_keyspace, table) == 10
+    cache.clear()
+    assert observation_count(cassandra_session, cassandra_keyspace, table) == 0
+    cache.update("entry", LLM, [Generation(text="Another answer.")])
+    assert cache.lookup("at 0.97 b", LLM) is None  # the new answer has no evidence
+
+
+def test_a_scoped_clear_removes_only_its_observations(cassandra_session, cassandra_keyspace, table):
+    tenant = make_cache(
+        cassandra_session, cassandra_keyspace, table, max_wrong_rate=0.3, namespace="t1"
+    )
+    neighbour = make_cache(
+        cassandra_session, cassandra_keyspace, table, max_wrong_rate=0.3, namespace="t2"
+    )
+    one = observed_entry(tenant)
+    other_model = observed_entry(tenant, llm="other-llm", count=3)
+    # An entry gone before the clear (expired, or deleted by an older version): its observations
+    # are found by scanning the observations table itself.
+    ghost = tenant.document_id("at 0.5 ghost", LLM)
+    tenant.observe(ghost, 0.96, right=False)
+    same_key = observed_entry(neighbour, count=4)  # the same entry key, another namespace
+    assert same_key == one
+
+    def counts() -> tuple[int, ...]:
+        return tuple(
+            observation_count(cassandra_session, cassandra_keyspace, table, key, namespace)
+            for key, namespace in ((one, "t1"), (other_model, "t1"), (ghost, "t1"), (one, "t2"))
+        )
+
+    assert counts() == (10, 3, 1, 4)
+    tenant.clear(llm_string=LLM)
+    assert counts() == (0, 3, 0, 4)
+    tenant.clear()
+    assert counts() == (0, 0, 0, 4)
+    assert observation_count(cassandra_session, cassandra_keyspace, table) == 4
+
+
+def test_async_clears_remove_the_observations(cassandra_session, cassandra_keyspace, table):
+    tenant = make_cache(
+        cassandra_session, cassandra_keyspace, table, max_wrong_rate=0.3, namespace="t1"
+    )
+    whole = make_cache(cassandra_session, cassandra_keyspace, table, max_wrong_rate=0.3)
+    scoped = observed_entry(tenant)
+    other = observed_entry(whole, count=2)
+
+    async def run() -> None:
+        await tenant.aclear(llm_string=LLM)
+        assert observation_count(cassandra_session, cassandra_keyspace, table, scoped, "t1") == 0
+        assert observation_count(cassandra_session, cassandra_keyspace, table, other) == 2
+        await whole.aclear()
+
+    asyncio.run(run())
+    assert observation_count(cassandra_session, cassandra_keyspace, table) == 0
+
+
+def test_deletes_remove_the_entrys_observations(cassandra_session, cassandra_keyspace, table):
+    cache = make_cache(cassandra_session, cassandra_keyspace, table, max_wrong_rate=0.3)
+    first = observed_entry(cache, "entry")
+    second = observed_entry(cache, "at 0.5 second", count=2)
+    third = observed_entry(cache, "at 0.4 third", count=3)
+    fourth = observed_entry(cache, "at 0.3 fourth", count=4)
+    count = lambda document_id: observation_count(  # noqa: E731
+        cassandra_session, cassandra_keyspace, table, document_id
+    )
+    cache.delete("entry", LLM)
+    assert (count(first), count(second)) == (0, 2)
+    cache.delete_by_document_id(second)
+    assert (count(second), count(third)) == (0, 3)
+
+    async def run() -> None:
+        await cache.adelete("at 0.4 third", LLM)
+        assert (count(third), count(fourth)) == (0, 4)
+        await cache.adelete_by_document_id(fourth)
+
+    asyncio.run(run())
+    assert observation_count(cassandra_session, cassandra_keyspace, table) == 0
+
+
+def test_a_rewritten_entry_starts_without_evidence(cassandra_session, cassandra_keyspace, table):
+    cache = make_cache(cassandra_session, cassandra_keyspace, table, max_wrong_rate=0.3)
+    entry = observed_entry(cache)
+    kept = observed_entry(cache, "at 0.5 kept", count=2)
+    assert cache.lookup_adaptive("at 0.97 a", LLM).hit.certain
+    cache.update("entry", LLM, [Generation(text="Lyon is the capital of France.")])
+    assert observation_count(cassandra_session, cassandra_keyspace, table, entry) == 0
+    assert observation_count(cassandra_session, cassandra_keyspace, table, kept) == 2
+    assert cache.lookup("at 0.97 b", LLM) is None  # refused: the new answer has no evidence
+    for _ in range(10):
+        cache.observe(entry, 0.96, right=True)
+
+    async def run() -> None:
+        await cache.aupdate("entry", LLM, [Generation(text=ANSWER)])
+
+    asyncio.run(run())
+    assert observation_count(cassandra_session, cassandra_keyspace, table, entry) == 0
+
+
+def test_a_cache_without_the_bound_still_clears_the_observations(
+    cassandra_session, cassandra_keyspace, table
+):
+    bounded = make_cache(cassandra_session, cassandra_keyspace, table, max_wrong_rate=0.3)
+    entry = observed_entry(bounded)
+    observed_entry(bounded, "at 0.5 other", count=2)
+    plain = make_cache(cassandra_session, cassandra_keyspace, table)  # e.g. the CLI's clear
+    plain.update("at 0.5 other", LLM, [Generation(text="Rewritten.")])  # writes cost no delete
+    plain.delete_by_document_id(entry)
+    assert observation_count(cassandra_session, cassandra_keyspace, table, entry) == 0
+    assert observation_count(cassandra_session, cassandra_keyspace, table) == 2
+    plain.clear()
+    assert observation_count(cassandra_session, cassandra_keyspace, table) == 0
+
+
+def test_schema_cql_creates_a_usable_observations_table(cassandra_session):
+    keyspace = f"adapt_ddl_{uuid.uuid4().hex[:8]}"
+    replication = {"class": "SimpleStrategy", "replication_factor": 1}
+    plain = CassandraSemanticCache.schema_cql(keyspace, "answers", embedding_dimension=4)
+    assert "_observations" not in plain  # the signature without the option: as before
+    ddl = CassandraSemanticCache.schema_cql(
+        keyspace,
+        "answers",
+        embedding_dimension=4,
+        keyspace_replication=replication,
+        max_wrong_rate=0.3,
+    )
+    assert ddl.startswith(plain.split("CREATE TABLE")[0])
+    assert f'"{keyspace}"."answers_observations"' in ddl
+    with pytest.raises(ConfigurationError, match="max_wrong_rate"):
+        CassandraSemanticCache.schema_cql(keyspace, embedding_dimension=4, max_wrong_rate=0.7)
+
+    def off_cache() -> CassandraSemanticCache:
+        return CassandraSemanticCache(
+            cassandra_session,
+            keyspace,
+            Scripted(),
+            "answers",
+            score_threshold=0.5,
+            guard=False,
+            setup_mode="off",
+            max_wrong_rate=0.3,
+        )
+
+    statements = [statement for statement in ddl.split(";") if statement.strip()]
+    try:
+        for statement in statements[:-1]:  # all but the observations table
+            cassandra_session.execute(statement, timeout=60)
+        with pytest.raises(SetupError, match=r"answers_observations does not exist.*schema_cql"):
+            off_cache().clear()  # setup under OFF reads and prepares, on first use
+        cassandra_session.execute(statements[-1], timeout=60)
+        cache = off_cache()
+        entry = observed_entry(cache)
+        served = cache.lookup_adaptive("at 0.97 a", LLM).hit
+        assert served is not None
+        assert served.certain
+        assert observation_count(cassandra_session, keyspace, "answers", entry) == 10
+    finally:
+        cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
+
+
+# --- CachedLLM learns as CachedChatModel does ------------------------------------------------
+
+
+def llm_wrapper(cache, reply: str, **options) -> tuple[CachedLLM, Probe]:
+    probe = Probe()
+    return CachedLLM(ScriptedLLM(reply=reply, probe=probe), cache, coalesce=None, **options), probe
+
+
+def seed_llm_entry(cache, llm: CachedLLM) -> None:
+    entry = llm._call("entry", None, {})
+    cache.update(entry.prompt, entry.llm_string, [Generation(text=ANSWER)])
+
+
+def test_cached_llm_learns_from_refused_candidates(cassandra_session, cassandra_keyspace, table):
+    seeder, cache = seeder_and_learner(cassandra_session, cassandra_keyspace, table)
+    verdicts, judge = recording_judge()
+    llm, probe = llm_wrapper(cache, "Different words entirely.", judge=judge, seed=1)
+    seed_llm_entry(seeder, llm)
+    for index in range(6):
+        assert llm.invoke(f"at 0.96 q{index}") == "Different words entirely."
+    # Several prompts in one call: looked up one by one, each judged after the one model call.
+    answers = llm.batch([f"at 0.96 b{index}" for index in range(4)])
+    assert answers == ["Different words entirely."] * 4
+    assert probe.calls == 10
+    assert verdicts[0] == (ANSWER, "Different words entirely.")
+    assert len(verdicts) == 10
+    assert llm.learning_stats() == LearningStats(checks=0, observations=10, judged_wrong=0)
+    entry = llm._call("entry", None, {})
+    document_id = cache.document_id(entry.prompt, entry.llm_string)
+    assert observation_count(cassandra_session, cassandra_keyspace, table, document_id) == 10
+
+    assert llm.invoke("at 0.97 next") == ANSWER  # now certain: served
+    assert probe.calls == 10
+
+
+def test_cached_llm_explores_and_counts_its_checks(cassandra_session, cassandra_keyspace, table):
+    seeder, cache = seeder_and_learner(cassandra_session, cassandra_keyspace, table)
+    llm, probe = llm_wrapper(cache, "Lyon, surely.", explore=1.0, seed=0)
+    seed_llm_entry(seeder, llm)
+    assert llm.invoke("at 0.995 w1") == "Lyon, surely."
+
+    async def run() -> list[str]:
+        return [await llm.ainvoke("at 0.995 w2")]
+
+    assert asyncio.run(run()) == ["Lyon, surely."]
+    assert probe.calls == 2
+    assert llm.learning_stats() == LearningStats(checks=2, observations=2, judged_wrong=2)
+    assert cache.stats().observations == 2
+    # Two wrong answers at this closeness: the entry is stopped even above 0.99 (a miss now).
+    closer = llm._call("at 0.998 w3", None, {})
+    assert cache.lookup_adaptive(closer.prompt, closer.llm_string).hit is None
+
+
+def test_cached_llm_options_are_checked_and_inert_without_the_bound(
+    cassandra_session, cassandra_keyspace, table
+):
+    with pytest.raises(ConfigurationError, match="explore"):
+        llm_wrapper(None, ANSWER, explore=2)
+    with pytest.raises(ConfigurationError, match="judge"):
+        llm_wrapper(None, ANSWER, judge="yes")
+    cache = make_cache(cassandra_session, cassandra_keyspace, table)
+    llm, probe = llm_wrapper(cache, "Lyon, surely.", explore=1.0, seed=0)
+    seed_llm_entry(cache, llm)
+    assert llm.invoke("at 0.95 x") == ANSWER
+    assert llm.batch(["at 0.95 y", "at 0.95 z"]) == [ANSWER, ANSWER]
+    assert probe.calls == 0
+    assert llm.learning_stats() == LearningStats()

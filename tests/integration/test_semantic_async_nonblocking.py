@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from blockbuster import BlockBuster
@@ -84,3 +85,34 @@ async def test_local_embeddings_run_off_the_loop(
     assert hit.generations == [Generation(text="Paris")]
     assert hit.score >= cache.score_threshold
     assert await cache.alookup("What is the capital of Germany?", "m") is None
+
+
+@pytest.mark.asyncio
+async def test_observations_never_block_the_loop(
+    blockbuster, cassandra_session, cassandra_keyspace
+):
+    # max_wrong_rate adds the observations table: its reads, writes, drops (on rewrite and
+    # delete) and clears all go through the same non-blocking calls.
+    cache = CassandraSemanticCache(
+        cassandra_session,
+        cassandra_keyspace,
+        DeterministicEmbeddings(32),
+        f"nonblock_{uuid.uuid4().hex[:12]}",
+        setup_mode=SetupMode.ASYNC,
+        max_wrong_rate=0.05,
+        namespace="tenant",
+    )
+    await asyncio.gather(
+        *(cache.aupdate(f"p{i}", "m", [Generation(text=f"g{i}")]) for i in range(8))
+    )
+    hit = await cache.alookup_with_id("p1", "m")
+    assert hit is not None
+    await asyncio.gather(*(cache.aobserve(hit[0], 0.9, right=True) for _ in range(4)))
+    assert cache.stats().observations == 4
+    await cache.aupdate("p1", "m", [Generation(text="rewritten")])
+    await cache.alookup_adaptive("p1 and more", "m")
+    await cache.adelete_by_document_id(hit[0])
+    await cache.adelete("p2", "m")
+    await cache.aclear(llm_string="m")
+    await cache.aclear()
+    assert await cache.alookup("p3", "m") is None

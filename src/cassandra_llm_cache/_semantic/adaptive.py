@@ -3,9 +3,9 @@
 With ``max_wrong_rate=δ`` a semantic cache serves a similar entry only when that entry's own
 record says answers at that closeness were right often enough. The record is a list of
 observations (the similarity of a request to the entry, and whether the entry's answer was right
-for it), learnt by ``CachedChatModel`` and kept in Cassandra (``_semantic.cql``), so every process
-decides on all traffic's evidence. The rule (``docs/semantic-tuning.md`` states what it does and
-does not guarantee):
+for it), learnt by ``CachedChatModel``/``CachedLLM`` and kept in Cassandra (``_semantic.cql``),
+so every process decides on all traffic's evidence. The rule (``docs/semantic-tuning.md`` states
+what it does and does not guarantee):
 
 * the evidence for a candidate at similarity ``s`` is the entry's observations at ``s`` or
   farther, by at most ``WINDOW`` (cosine ``s - 0.05 <= similarity <= s``);

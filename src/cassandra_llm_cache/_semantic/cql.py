@@ -32,6 +32,8 @@ from cassandra_llm_cache._storage.cql import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from cassandra.cluster import Session
+
     from cassandra_llm_cache._semantic.similarity import Measure
 
 VECTOR_COLUMN: Final = "embedding"
@@ -292,6 +294,22 @@ OBSERVATION_STATEMENTS: Final = {
         "SELECT similarity, correct FROM <table> "
         "WHERE namespace = ? AND llm_key = ? AND prompt_key = ? LIMIT 1000"
     ),
+    # What keeps observations from vouching for an answer they were not about: an entry's
+    # partition goes when the entry is deleted or rewritten, and clears take theirs with them.
+    "observations_drop": (
+        "DELETE FROM <table> WHERE namespace = ? AND llm_key = ? AND prompt_key = ?"
+    ),
+    "observations_truncate": "TRUNCATE TABLE <table>",
+    # DISTINCT reads one row per partition (entry), however many observations it holds; it must
+    # name every partition key column, hence the namespace in the result.
+    "observations_scan_namespace": (
+        "SELECT DISTINCT namespace, llm_key, prompt_key FROM <table> "
+        "WHERE namespace = ? ALLOW FILTERING"
+    ),
+    "observations_scan_model": (
+        "SELECT DISTINCT namespace, llm_key, prompt_key FROM <table> "
+        "WHERE namespace = ? AND llm_key = ? ALLOW FILTERING"
+    ),
 }
 
 
@@ -323,5 +341,18 @@ def observations_table_cql(keyspace: str, table: str) -> str:
 
 
 def observation_statements(keyspace: str, table: str) -> dict[str, str]:
-    """The observation write and read, on the observations table of ``table``."""
+    """The observation write, read, drop and clears, on the observations table of ``table``."""
     return render(OBSERVATION_STATEMENTS, keyspace, observations_table(table))
+
+
+def observations_table_exists(session: Session, keyspace: str, table: str) -> bool:
+    """Whether the driver's schema metadata shows the observations table of ``table``.
+
+    False when metadata is off: then only a cache made with ``max_wrong_rate`` knows the table.
+    """
+    cluster = session.cluster
+    if not cluster.schema_metadata_enabled:
+        return False
+    found = cluster.metadata.keyspaces.get(keyspace)
+    # The raw name: a table name too long for one is no error here, the table just cannot exist.
+    return found is not None and f"{table}{OBSERVATIONS_SUFFIX}" in found.tables

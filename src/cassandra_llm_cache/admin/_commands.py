@@ -63,6 +63,10 @@ def run_schema(args: argparse.Namespace) -> int:
     args.table = args.table or (SEMANTIC_TABLE if args.semantic else EXACT_TABLE)
     keyspace, table = keyspace_and_table(args)
     replication = _replication(args.replication)
+    if args.max_wrong_rate is not None and not args.semantic:
+        raise ConfigurationError(
+            "--max-wrong-rate is an option of the semantic cache: add --semantic"
+        )
     if args.semantic:
         from cassandra_llm_cache import CassandraSemanticCache
 
@@ -74,6 +78,7 @@ def run_schema(args: argparse.Namespace) -> int:
             embedding_dimension=args.dimension,
             similarity_measure=args.similarity,
             keyspace_replication=replication,
+            max_wrong_rate=args.max_wrong_rate,
         )
     else:
         ddl = CassandraCache.schema_cql(keyspace, table, keyspace_replication=replication)
@@ -295,8 +300,10 @@ def _print_entry(record: EntryRecord) -> None:
 
 
 def run_delete(args: argparse.Namespace) -> int:
+    from cassandra_llm_cache._semantic.cql import document_id
     from cassandra_llm_cache.admin import _tables
     from cassandra_llm_cache.admin._rows import delete_cql, point_values
+    from cassandra_llm_cache.admin._tables import TableKind
 
     keyspace, table = keyspace_and_table(args)
     with connected(args) as session:
@@ -305,7 +312,12 @@ def run_delete(args: argparse.Namespace) -> int:
         _check_namespace(description, args.namespace)
         keys = _entry_keys(args, description)
         existed = _point_read(session, description, args.namespace, keys) is not None
-        if existed:
+        if existed and description.kind is TableKind.SEMANTIC:
+            # Through the cache: the entry's max_wrong_rate observations, if any, go with it.
+            llm_key, prompt_key = keys
+            cache = _cache_for(session, description, args.namespace)
+            cache.delete_by_document_id(document_id(prompt_key, llm_key))
+        elif existed:
             session.execute(
                 session.prepare(delete_cql(description)),
                 point_values(description, args.namespace, *keys),

@@ -61,6 +61,12 @@ def add_schema(parser: argparse.ArgumentParser) -> None:
         help="similarity measure (with --semantic; default cos)",
     )
     parser.add_argument(
+        "--max-wrong-rate",
+        type=float,
+        metavar="DELTA",
+        help="the cache's max_wrong_rate (with --semantic): also its observations table",
+    )
+    parser.add_argument(
         "--replication",
         metavar="JSON",
         help="also print CREATE KEYSPACE with this replication, e.g. "

@@ -39,7 +39,7 @@ from cassandra_llm_cache.streaming._common import (
 )
 from cassandra_llm_cache.streaming._core import CachedModelCore, Call
 from cassandra_llm_cache.streaming._flight import Done, Event, Hit
-from cassandra_llm_cache.streaming._learning import DEFAULT_EXPLORE, Learner, LearningStats, Lesson
+from cassandra_llm_cache.streaming._learning import DEFAULT_EXPLORE, Learner
 from cassandra_llm_cache.streaming._options import DEFAULT_LEASE_SECONDS, Coalesce
 
 if TYPE_CHECKING:
@@ -121,10 +121,6 @@ class CachedChatModel(
         learner = Learner(explore, judge, seed)  # checked before the model is built
         super().__init__(**fields, **kwargs)
         self._learner = learner
-
-    def learning_stats(self) -> LearningStats:
-        """Extra model calls spent checking hits, and the observations recorded, since creation."""
-        return self._learner.stats()
 
     # --- what LangChain asks a chat model ---------------------------------------------------------
 
@@ -312,10 +308,6 @@ class CachedChatModel(
     @override
     def _rate_limiter(self) -> BaseRateLimiter | None:
         return self.model.rate_limiter
-
-    @override
-    def _lesson(self, call: _ChatCall) -> Lesson | None:
-        return self._learner.lesson(call.cache, call.prompt, call.llm_string)
 
     @override
     def _batch(self, call: _ChatCall) -> list[BaseMessage]:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
     from langchain_core.rate_limiters import BaseRateLimiter
 
-    from cassandra_llm_cache.streaming._learning import Lesson
+    from cassandra_llm_cache.streaming._learning import Learner, LearningStats, Lesson
     from cassandra_llm_cache.streaming._lease import Lease
 
 ModelT = TypeVar("ModelT", BaseChatModel, BaseLLM)
@@ -118,6 +118,8 @@ class CachedModelCore(Generic[ModelT, InputT, ChunkT]):
         coalesce: Coalesce | None
         replay: float
         lease_seconds: float
+        _learner: Learner
+        """Each wrapper declares it as a pydantic private attribute and sets it in ``__init__``."""
 
     @classmethod
     def _fields(
@@ -171,10 +173,6 @@ class CachedModelCore(Generic[ModelT, InputT, ChunkT]):
         """The wrapped model's rate limiter, waited for before each model call."""
         return None
 
-    def _lesson(self, call: Call[InputT]) -> Lesson | None:  # noqa: ARG002 - a hook
-        """How this request teaches a cache with ``max_wrong_rate`` (``_learning``), or None."""
-        return None
-
     @abstractmethod
     def _batch(self, call: Call[InputT]) -> Any:
         """What the wrapped model's ``_generate`` takes for ``call`` (messages, or ``[prompt]``)."""
@@ -222,6 +220,16 @@ class CachedModelCore(Generic[ModelT, InputT, ChunkT]):
         if _overrides(cls, base, "_stream"):
             return True
         return async_api and _overrides(cls, base, "_astream")
+
+    # --- learning (a semantic cache with max_wrong_rate; ``_learning``) -------------------------
+
+    def learning_stats(self) -> LearningStats:
+        """Extra model calls spent checking hits, and the observations recorded, since creation."""
+        return self._learner.stats()
+
+    def _lesson(self, call: Call[InputT]) -> Lesson | None:
+        """How this request teaches a cache with ``max_wrong_rate``, or None (any other cache)."""
+        return self._learner.lesson(call.cache, call.prompt, call.llm_string)
 
     # --- pure steps shared by the sync and async paths --------------------------------------------
 

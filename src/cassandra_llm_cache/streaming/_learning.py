@@ -1,4 +1,5 @@
-"""How ``CachedChatModel`` teaches a semantic cache with ``max_wrong_rate`` its per-entry bounds.
+"""How ``CachedChatModel`` and ``CachedLLM`` teach a semantic cache with ``max_wrong_rate`` its
+per-entry bounds (both through ``_core``: one ``Learner`` per wrapper, one ``Lesson`` per prompt).
 
 The cache decides what it serves (``_semantic.adaptive``); only the wrapper can call the model,
 so only it can find out whether a similar entry's answer was right. Two moments give an

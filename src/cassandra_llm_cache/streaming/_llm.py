@@ -8,8 +8,10 @@ model, so the wrapper fires ``on_llm_new_token`` for every chunk it hands out (l
 and never passes its run manager to the wrapped model's ``_stream`` (no token is reported twice).
 
 A call with several prompts (``batch``, ``generate``) is looked up prompt by prompt and its misses
-go to the wrapped model in one call, as ``BaseLLM.generate`` does; such calls are not coalesced.
-The flight, lease, lookup and update steps are shared with ``CachedChatModel`` in ``_core``.
+go to the wrapped model in one call, as ``BaseLLM.generate`` does; such calls are not coalesced,
+but each prompt teaches a cache with ``max_wrong_rate`` as a single call does (``_learning``).
+The flight, lease, lookup, learning and update steps are shared with ``CachedChatModel`` in
+``_core``.
 """
 
 # The wrapped model is driven through its LangChain hooks (_generate, _stream, ...) on purpose.
@@ -25,19 +27,23 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from langchain_core.caches import BaseCache  # noqa: TC002 - pydantic reads field types at runtime
 from langchain_core.language_models import BaseChatModel, BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from pydantic import PrivateAttr
 from typing_extensions import override
 
 from cassandra_llm_cache.streaming import _record, _replay
 from cassandra_llm_cache.streaming._common import resolve_cache, run_manager_arg, usable
 from cassandra_llm_cache.streaming._core import CachedModelCore, Call
 from cassandra_llm_cache.streaming._flight import Done, Event, Hit
+from cassandra_llm_cache.streaming._learning import DEFAULT_EXPLORE, Learner
 from cassandra_llm_cache.streaming._options import DEFAULT_LEASE_SECONDS, Coalesce
 
 if TYPE_CHECKING:
     import builtins
-    from collections.abc import AsyncIterator, Iterable, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
     from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+
+    from cassandra_llm_cache.streaming._learning import Lesson
 
 _TextCall = Call[str]
 
@@ -45,7 +51,9 @@ _TextCall = Call[str]
 class CachedLLM(CachedModelCore[BaseLLM, str, GenerationChunk], BaseLLM):
     """A text-completion model whose answers come from a cache, streamed, computed once.
 
-    Arguments as for :class:`CachedChatModel`; ``model`` must be a ``BaseLLM`` (a chat model is a
+    Arguments as for :class:`CachedChatModel`, ``explore``, ``judge`` and ``seed`` included (a
+    ``CassandraSemanticCache`` with ``max_wrong_rate`` learns from this wrapper's traffic in the
+    same way; see :meth:`learning_stats`); ``model`` must be a ``BaseLLM`` (a chat model is a
     ``TypeError``). Hits carry ``generation_info["llm_cache"] == "hit"``.
     """
 
@@ -57,6 +65,7 @@ class CachedLLM(CachedModelCore[BaseLLM, str, GenerationChunk], BaseLLM):
     lease_seconds: float = DEFAULT_LEASE_SECONDS
 
     _wrapped_base: ClassVar[type[Any]] = BaseLLM
+    _learner: Learner = PrivateAttr(default_factory=Learner)
 
     # The public signature, spelled out per class: the model's type differs, and type checkers
     # would otherwise give a pydantic model an __init__ made of its fields. The work is in _core.
@@ -68,11 +77,16 @@ class CachedLLM(CachedModelCore[BaseLLM, str, GenerationChunk], BaseLLM):
         coalesce: Coalesce | str | None = "process",
         replay: str | float = "instant",
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        explore: float = DEFAULT_EXPLORE,
+        judge: Callable[[str, str], bool] | None = None,
+        seed: int | None = None,
         **kwargs: Any,
     ) -> None:
         options = {"coalesce": coalesce, "replay": replay, "lease_seconds": lease_seconds}
         fields = self._fields(model, cache, kwargs, **options)  # also completes kwargs
+        learner = Learner(explore, judge, seed)  # checked before the model is built
         super().__init__(**fields, **kwargs)
+        self._learner = learner
 
     def _llm_string(self, stop: list[str] | None) -> str:
         """``BaseLLM.generate``'s model string for the wrapped model (call kwargs are not in it)."""
@@ -177,12 +191,18 @@ class CachedLLM(CachedModelCore[BaseLLM, str, GenerationChunk], BaseLLM):
     ) -> LLMResult:
         cache = resolve_cache(self.llm_cache)
         for prompt in many.prompts:
-            many.found(cache.lookup(prompt, many.llm_string) if cache is not None else None)
+            lesson = self._learner.lesson(cache, prompt, many.llm_string)
+            if lesson is not None:
+                many.found(lesson.lookup(), lesson)
+            else:
+                many.found(cache.lookup(prompt, many.llm_string) if cache is not None else None)
         if not many.missing:
             return many.result(None)
         extra = run_manager_arg(self.model._generate, run_manager)
         result = self.model._generate(many.misses(), stop=many.stop, **many.kwargs, **extra)
-        for prompt, generations in many.answered(result):
+        for lesson, prompt, generations in many.answered(result):
+            if lesson is not None:
+                lesson.observe(generations)
             if cache is not None:
                 cache.update(prompt, many.llm_string, generations)
         return many.result(result.llm_output)
@@ -192,13 +212,20 @@ class CachedLLM(CachedModelCore[BaseLLM, str, GenerationChunk], BaseLLM):
     ) -> LLMResult:
         cache = resolve_cache(self.llm_cache)
         for prompt in many.prompts:
-            many.found(await cache.alookup(prompt, many.llm_string) if cache is not None else None)
+            lesson = self._learner.lesson(cache, prompt, many.llm_string)
+            if lesson is not None:
+                many.found(await lesson.alookup(), lesson)
+            else:
+                found = await cache.alookup(prompt, many.llm_string) if cache is not None else None
+                many.found(found)
         if not many.missing:
             return many.result(None)
         extra = run_manager_arg(self.model._agenerate, run_manager)
         misses = many.misses()
         result = await self.model._agenerate(misses, stop=many.stop, **many.kwargs, **extra)
-        for prompt, generations in many.answered(result):
+        for lesson, prompt, generations in many.answered(result):
+            if lesson is not None:
+                await lesson.aobserve(generations)
             if cache is not None:
                 await cache.aupdate(prompt, many.llm_string, generations)
         return many.result(result.llm_output)
@@ -247,7 +274,7 @@ class CachedLLM(CachedModelCore[BaseLLM, str, GenerationChunk], BaseLLM):
 class _Many:
     """A call with several prompts: what the cache answered, and what goes to the model (pure)."""
 
-    __slots__ = ("_found", "kwargs", "llm_string", "prompts", "stop")
+    __slots__ = ("_found", "_lessons", "kwargs", "llm_string", "prompts", "stop")
 
     def __init__(
         self, prompts: list[str], llm_string: str, stop: list[str] | None, kwargs: dict[str, Any]
@@ -257,10 +284,12 @@ class _Many:
         self.stop = stop
         self.kwargs = kwargs
         self._found: list[list[Generation] | None] = []
+        self._lessons: list[Lesson | None] = []
 
-    def found(self, hit: object) -> None:
-        """The lookup result for the next prompt (``None``: not looked up)."""
+    def found(self, hit: object, lesson: Lesson | None = None) -> None:
+        """The lookup result for the next prompt (``None``: not looked up), and its lesson."""
         self._found.append(_hit_copies(hit) if hit is not None and usable(hit) else None)
+        self._lessons.append(lesson)
 
     @property
     def missing(self) -> list[int]:
@@ -269,12 +298,13 @@ class _Many:
     def misses(self) -> list[str]:
         return [self.prompts[i] for i in self.missing]
 
-    def answered(self, result: LLMResult) -> list[tuple[str, list[Generation]]]:
-        """Takes the model's answers to the misses; returns what to store, prompt by prompt."""
+    def answered(self, result: LLMResult) -> list[tuple[Lesson | None, str, list[Generation]]]:
+        """Takes the model's answers to the misses; returns, prompt by prompt, what to learn
+        from (the prompt's lesson, if its cache learns) and what to store."""
         to_store = []
         for i, generations in zip(self.missing, result.generations, strict=True):
             self._found[i] = generations
-            to_store.append((self.prompts[i], generations))
+            to_store.append((self._lessons[i], self.prompts[i], generations))
         return to_store
 
     def result(self, llm_output: dict[str, Any] | None) -> LLMResult:
