@@ -10,6 +10,7 @@ import json
 import statistics
 from typing import TYPE_CHECKING, Any
 
+from cassandra_llm_cache._storage.connection import PROTOCOL_VERSION
 from cassandra_llm_cache.bench._analysis import divide, figure, find, floor_for, peer_ratios
 from cassandra_llm_cache.bench._scenario import (
     AINVOKE_HIT,
@@ -458,7 +459,8 @@ def _environment(document: dict[str, Any]) -> list[str]:
         (
             f"- Driver: Cython extensions {'on' if driver.get('cython') else 'OFF'}, compiled "
             f"cluster module {'yes' if driver.get('compiled_cluster_module') else 'no'}, reactor "
-            f"{driver.get('reactor')}; protocol v5; consistency LOCAL_ONE (driver default)."
+            f"{driver.get('reactor')}; protocol v{PROTOCOL_VERSION} (the one the cache's own "
+            "sessions use); consistency LOCAL_ONE (driver default)."
         ),
         (
             f"- Cassandra {node['release_version']}, {node['nodes']} node(s), {node['origin']}; "
