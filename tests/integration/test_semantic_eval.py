@@ -65,7 +65,9 @@ def test_small_run_measures_every_suite_and_writes_the_report(
     assert not [row for row in tables if row.table_name.startswith("semantic_eval_")]
 
 
-def test_the_command_runs_in_process(tmp_path, capsys, cassandra_contact, cassandra_keyspace):
+def test_the_command_runs_in_process(
+    tmp_path, capsys, cassandra_contact, cassandra_keyspace, cassandra_session
+):
     from cassandra_llm_cache.cli import main
 
     code = main(
@@ -83,6 +85,8 @@ def test_the_command_runs_in_process(tmp_path, capsys, cassandra_contact, cassan
             "1",
             "--latency-samples",
             "2",
+            "--adaptive-requests",
+            "30",
             "--output",
             str(tmp_path),
             "--save-results",
@@ -96,6 +100,16 @@ def test_the_command_runs_in_process(tmp_path, capsys, cassandra_contact, cassan
     report = (tmp_path / "semantic-quality.md").read_text()
     assert report.startswith("# Semantic cache hit quality")
     assert (tmp_path / "semantic-quality.png").stat().st_size > 10_000
+    # The max_wrong_rate section ran on the shipped STS traffic: 30 requests, six runs.
+    section = report.split("## Error-bounded thresholds on held-out traffic")[1]
+    assert "30 requests of " in section
+    assert section.count("| 0.01 | 0.970 |") == 2  # its row and its learning row
+    assert section.count("| 0.05 | 0.850 |") == 2
+    tables = cassandra_session.execute(
+        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s",
+        (cassandra_keyspace,),
+    )
+    assert not [row for row in tables if row.table_name.startswith("semantic_eval_")]
     # The saved results render the same report without the node.
     again = tmp_path / "again"
     assert (

@@ -82,6 +82,7 @@ def _run(args: argparse.Namespace, progress: Callable[[str], None]) -> RunResult
                 latency_samples=args.latency_samples,
                 keep_table=args.keep_table,
                 public=public,
+                adaptive_requests=args.adaptive_requests,
                 progress=progress,
             )
     finally:

@@ -79,6 +79,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "taolei87/askubuntu (text_tokenized.txt.gz and test.txt)",
     )
     parser.add_argument(
+        "--adaptive-requests",
+        type=int,
+        default=None,
+        metavar="N",
+        help="requests of each public set's traffic for the max_wrong_rate section (default: "
+        "3 per distinct question of the test half; 0: skip the section)",
+    )
+    parser.add_argument(
         "--max-wrong",
         type=float,
         default=0.02,

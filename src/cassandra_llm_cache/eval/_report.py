@@ -6,7 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, Final
 
 from cassandra_llm_cache.embeddings import LOCAL_EMBEDDINGS_SCORE_THRESHOLD
-from cassandra_llm_cache.eval import _public_report
+from cassandra_llm_cache.eval import _adaptive_report, _public_report
 from cassandra_llm_cache.eval._metrics import (
     Outcome,
     by_kind,
@@ -260,6 +260,7 @@ def render(
             result, default=default, max_wrong=max_wrong, plot_name=public_plot_name
         )
     )
+    out.extend(_adaptive_report.adaptive_section(result.adaptive))
     out.extend(_public_report.multilingual_section(result, default=default))
     out.extend(["## Latency and cost", ""])
     out.append(

@@ -6,16 +6,20 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from cassandra_llm_cache.eval._adaptive_sim import AdaptiveOutcome, AdaptiveRun
 from cassandra_llm_cache.eval._calibrate import ScoredPair
 from cassandra_llm_cache.eval._data import LanguagePair, hard_pairs, paraphrase_set
 from cassandra_llm_cache.eval._metrics import Candidate, Probe
 from cassandra_llm_cache.eval._runner import Latency, RunResult
 from cassandra_llm_cache.eval._simulation import PublicRun, Recording, Step
+from cassandra_llm_cache.eval._traffic import StaticOutcome
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-FORMAT = 2
+FORMAT = 3
+READABLE = (2, 3)
+"""Format 3 added the ``max_wrong_rate`` section (``adaptive``); a format-2 file has none."""
 
 
 def save(result: RunResult, path: Path, *, limit: int | None, limit_per_kind: int | None) -> None:
@@ -42,13 +46,14 @@ def save(result: RunResult, path: Path, *, limit: int | None, limit_per_kind: in
         ],
         "public": [asdict(run) for run in result.public],
         "multilingual": [[asdict(pair), asdict(scored)] for pair, scored in result.multilingual],
+        "adaptive": [asdict(run) for run in result.adaptive],
     }
     path.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
 
 
 def load(path: Path) -> RunResult:
     data = json.loads(path.read_text(encoding="utf-8"))
-    if data.get("format") != FORMAT:
+    if data.get("format") not in READABLE:
         raise ValueError(f"{path} is not a results file of this version")
     load_average = data["load_average"]
     return RunResult(
@@ -75,6 +80,16 @@ def load(path: Path) -> RunResult:
         multilingual=[
             (LanguagePair(**pair), ScoredPair(**scored)) for pair, scored in data["multilingual"]
         ],
+        adaptive=[_adaptive_run(item) for item in data.get("adaptive", [])],
+    )
+
+
+def _adaptive_run(item: dict[str, Any]) -> AdaptiveRun:
+    fields = {k: v for k, v in item.items() if k not in {"static", "adaptive"}}
+    return AdaptiveRun(
+        **fields,
+        static=tuple(StaticOutcome(**outcome) for outcome in item["static"]),
+        adaptive=tuple(AdaptiveOutcome(**outcome) for outcome in item["adaptive"]),
     )
 
 

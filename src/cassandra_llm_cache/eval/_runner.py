@@ -20,6 +20,7 @@ from langchain_core.outputs import Generation
 from typing_extensions import override
 
 from cassandra_llm_cache._storage.setup import SetupMode
+from cassandra_llm_cache.eval._adaptive_sim import AdaptiveRun, run_section
 from cassandra_llm_cache.eval._calibrate import ScoredPair, score_pairs
 from cassandra_llm_cache.eval._data import (
     HardPair,
@@ -110,6 +111,7 @@ class RunResult:
     load_average: tuple[float, float, float] | None = None
     public: list[PublicRun] = field(default_factory=list)
     multilingual: list[tuple[LanguagePair, ScoredPair]] = field(default_factory=list)
+    adaptive: list[AdaptiveRun] = field(default_factory=list)
 
     @property
     def embeddings_per_second(self) -> float:
@@ -136,9 +138,14 @@ def run(
     latency_samples: int = 200,
     keep_table: bool = False,
     public: Sequence[PairSet] = (),
+    adaptive_requests: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> RunResult:
-    """Evaluate on ``keyspace`` (a new table, dropped afterwards unless ``keep_table``)."""
+    """Evaluate on ``keyspace`` (a new table, dropped afterwards unless ``keep_table``).
+
+    ``adaptive_requests``: requests of each public set's traffic for the ``max_wrong_rate``
+    section (None: ``_traffic``'s default count; 0: no such section).
+    """
     timed = TimedEmbeddings(embedding)
     table = f"semantic_eval_{uuid.uuid4().hex[:12]}"
     cache = CassandraSemanticCache(session, keyspace, timed, table, candidates=candidates)
@@ -162,6 +169,19 @@ def run(
         progress(f"latency: {len(queries)} lookups, embedding computed then from the memo")
         result.lookup_with_embedding, result.lookup_from_memo = _latency(fresh, queries)
         result.load_average = _load_average()
+        if adaptive_requests != 0:
+            # Last, with the embedding untimed: the figures above stay those of their own runs.
+            result.adaptive = run_section(
+                session,
+                keyspace,
+                embedding,
+                public,
+                default=cache.score_threshold,
+                candidates=candidates,
+                requests=adaptive_requests,
+                keep_table=keep_table,
+                progress=progress,
+            )
     finally:
         if not keep_table:
             session.execute(f'DROP TABLE IF EXISTS "{keyspace}"."{table}"')
