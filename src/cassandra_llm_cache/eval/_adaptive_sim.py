@@ -37,7 +37,7 @@ from cassandra_llm_cache._semantic import adaptive
 from cassandra_llm_cache._semantic.cql import observations_table
 from cassandra_llm_cache._semantic.similarity import resolve_measure
 from cassandra_llm_cache._storage.cql import qualified
-from cassandra_llm_cache.eval._metrics import Candidate
+from cassandra_llm_cache.eval._metrics import Candidate, HitCounts
 from cassandra_llm_cache.eval._traffic import (
     STATIC_GRID,
     WARMUP_SHARE,
@@ -132,7 +132,7 @@ class ClassAnswers(BaseChatModel):
 
 
 @dataclass(frozen=True)
-class AdaptiveOutcome:
+class AdaptiveOutcome(HitCounts):
     """One ``max_wrong_rate`` run on a data set's traffic."""
 
     max_wrong_rate: float
@@ -161,22 +161,6 @@ class AdaptiveOutcome:
     certain_entries: int
     """Entries whose observations make them certain at some similarity (the decision rule)."""
     seconds: float
-
-    @property
-    def hits(self) -> int:
-        return self.right + self.wrong
-
-    @property
-    def hit_rate(self) -> float:
-        return self.hits / self.requests if self.requests else 0.0
-
-    @property
-    def wrong_per_request(self) -> float:
-        return self.wrong / self.requests if self.requests else 0.0
-
-    @property
-    def precision(self) -> float | None:
-        return self.right / self.hits if self.hits else None
 
     @property
     def checks_per_request(self) -> float:

@@ -158,3 +158,28 @@ def recommended_threshold(
             break
         best = threshold
     return best
+
+
+class HitCounts:
+    """The rates of a replay's counts (a mixin for the frozen dataclasses that hold them)."""
+
+    requests: int
+    right: int
+    wrong: int
+
+    @property
+    def hits(self) -> int:
+        return self.right + self.wrong
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.requests if self.requests else 0.0
+
+    @property
+    def precision(self) -> float | None:
+        """Right answers among served hits (None without hits)."""
+        return self.right / self.hits if self.hits else None
+
+    @property
+    def wrong_per_request(self) -> float:
+        return self.wrong / self.requests if self.requests else 0.0

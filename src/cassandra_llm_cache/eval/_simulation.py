@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from langchain_core.outputs import Generation
 
 from cassandra_llm_cache._semantic.similarity import first_acceptable
-from cassandra_llm_cache.eval._metrics import Candidate
+from cassandra_llm_cache.eval._metrics import Candidate, HitCounts
 from cassandra_llm_cache.eval._public import same_question_classes, stream
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class Recording:
 
 
 @dataclass(frozen=True)
-class SimOutcome:
+class SimOutcome(HitCounts):
     """One replay: counts at one threshold, with or without the guard."""
 
     dataset: str
@@ -67,23 +67,6 @@ class SimOutcome:
     right: int
     wrong: int
     answerable: int
-
-    @property
-    def hits(self) -> int:
-        return self.right + self.wrong
-
-    @property
-    def hit_rate(self) -> float:
-        return self.hits / self.requests if self.requests else 0.0
-
-    @property
-    def precision(self) -> float | None:
-        """Right answers among served hits (None without hits)."""
-        return self.right / self.hits if self.hits else None
-
-    @property
-    def wrong_per_request(self) -> float:
-        return self.wrong / self.requests if self.requests else 0.0
 
     @property
     def recall(self) -> float | None:

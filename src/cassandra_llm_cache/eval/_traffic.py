@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from cassandra_llm_cache._semantic.similarity import first_acceptable
+from cassandra_llm_cache.eval._metrics import HitCounts
 from cassandra_llm_cache.eval._public import same_question_classes
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class TrafficRecording:
 
 
 @dataclass(frozen=True)
-class StaticOutcome:
+class StaticOutcome(HitCounts):
     """One static threshold on a data set's traffic."""
 
     threshold: float
@@ -126,22 +127,6 @@ class StaticOutcome:
     wrong: int
     exact: int
     """Of the right hits, those of a request whose own text was cached (read by key)."""
-
-    @property
-    def hits(self) -> int:
-        return self.right + self.wrong
-
-    @property
-    def hit_rate(self) -> float:
-        return self.hits / self.requests if self.requests else 0.0
-
-    @property
-    def wrong_per_request(self) -> float:
-        return self.wrong / self.requests if self.requests else 0.0
-
-    @property
-    def precision(self) -> float | None:
-        return self.right / self.hits if self.hits else None
 
 
 def replay_static(
