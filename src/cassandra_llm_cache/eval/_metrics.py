@@ -76,14 +76,19 @@ class Outcome:
         return 2 * p * r / (p + r)
 
 
-def decide(probe: Probe, threshold: float, *, guard: bool) -> str | None:
-    """The entry the cache answers ``probe`` with, or None for a miss."""
-    chosen = first_acceptable(
-        probe.candidates,
+def choose(candidates: Sequence[Candidate], threshold: float, *, guard: bool) -> Candidate | None:
+    """The candidate the cache answers with at ``threshold``, as its lookup decides, or None."""
+    return first_acceptable(
+        candidates,
         score=lambda c: c.score,
         passes=lambda s: s >= threshold,
         accept=lambda c: c.guard_ok or not guard,
     )
+
+
+def decide(probe: Probe, threshold: float, *, guard: bool) -> str | None:
+    """The entry the cache answers ``probe`` with, or None for a miss."""
+    chosen = choose(probe.candidates, threshold, guard=guard)
     return chosen.entry if chosen is not None else None
 
 

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING
 
 from langchain_core.outputs import Generation
 
-from cassandra_llm_cache._semantic.similarity import first_acceptable
-from cassandra_llm_cache.eval._metrics import Candidate, HitCounts
+from cassandra_llm_cache.eval._metrics import Candidate, HitCounts, choose
 from cassandra_llm_cache.eval._public import same_question_classes, stream
 
 if TYPE_CHECKING:
@@ -112,12 +111,7 @@ def replay(recording: Recording, threshold: float, *, guard: bool, candidates: i
     for index, step in enumerate(recording.steps):
         visible = [c for c in step.candidates if int(c.entry) in present][:candidates]
         answerable += step.question in cached_questions
-        chosen = first_acceptable(
-            visible,
-            score=lambda c: c.score,
-            passes=lambda s: s >= threshold,
-            accept=lambda c: c.guard_ok or not guard,
-        )
+        chosen = choose(visible, threshold, guard=guard)
         if chosen is None:
             present.add(index)
             cached_questions.add(step.question)

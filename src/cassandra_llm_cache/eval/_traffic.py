@@ -28,8 +28,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from cassandra_llm_cache._semantic.similarity import first_acceptable
-from cassandra_llm_cache.eval._metrics import HitCounts
+from cassandra_llm_cache.eval._metrics import HitCounts, choose
 from cassandra_llm_cache.eval._public import same_question_classes
 
 if TYPE_CHECKING:
@@ -141,12 +140,7 @@ def replay_static(
             exact += 1
             continue
         visible = [c for c in found if int(c.entry) in present][:candidates]
-        chosen = first_acceptable(
-            visible,
-            score=lambda c: c.score,
-            passes=lambda s: s >= threshold,
-            accept=lambda c: c.guard_ok or not guard,
-        )
+        chosen = choose(visible, threshold, guard=guard)
         if chosen is None:
             present.add(asked)
         elif recording.questions[int(chosen.entry)] == recording.questions[asked]:
