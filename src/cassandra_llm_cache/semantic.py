@@ -60,6 +60,7 @@ from cassandra_llm_cache._policy.stats import CacheStats, StatsRecorder, bound_s
 from cassandra_llm_cache._semantic import adaptive as _adaptive
 from cassandra_llm_cache._semantic import calibration as _calibration
 from cassandra_llm_cache._semantic import guard as _guard
+from cassandra_llm_cache._semantic import pool as _pool
 from cassandra_llm_cache._semantic.cql import (
     check_dimension,
     check_indexes,
@@ -224,7 +225,9 @@ class CassandraSemanticCache(BaseCache):
             similar entry is served only when its own observations (table
             ``<table_name>_observations``, learnt by ``CachedChatModel`` or ``CachedLLM``, removed
             with their entries by writes, deletes and clears) bound its wrong rate
-            by δ, or above a conservative threshold until they do (``docs/semantic-tuning.md``).
+            by δ, or, unless they show it above δ, where all the model's entries' observations at
+            that similarity (its pool) bound it, or above a conservative threshold
+            (``docs/semantic-tuning.md``).
             None (default): off, nothing changes.
     """
 
@@ -301,7 +304,7 @@ class CassandraSemanticCache(BaseCache):
         # exact hits, guard rejections, verifier rejections, bound refusals, observations
         self._semantic_counts = [0, 0, 0, 0, 0]
         self._reported: set[str] = set()
-        self._memo = EmbeddingMemo(embedding)
+        self._memo, self._pool = EmbeddingMemo(embedding), _pool.PooledEvidence()
         self._writes = VectorWriteGate()
         self._profile = cache_profile(session, execution_profile)
         self._session = session
@@ -442,6 +445,7 @@ class CassandraSemanticCache(BaseCache):
         observations = layout.observations_clear_plan(target)
         if observations is not None:
             self._store.clear(observations)
+            self._pool.clear()
         if self._near is not None:
             self._near.clear()
         self._bumps.bump(whole_table=plan.truncate is not None)
@@ -456,6 +460,7 @@ class CassandraSemanticCache(BaseCache):
         observations = layout.observations_clear_plan(target)
         if observations is not None:
             await self._store.aclear(observations)
+            self._pool.clear()
         if self._near is not None:
             self._near.clear()
         await self._bumps.abump(whole_table=plan.truncate is not None)
@@ -504,7 +509,7 @@ class CassandraSemanticCache(BaseCache):
                 return AdaptiveLookup(self._hit(candidate))
             statement, key = layout.observations(candidate.document_id)
             page = self._store.execute(statement, key, operation="lookup")
-            decided = self._bounded(candidate, page.rows)
+            decided = self._bounded(candidate, page.rows, self._pooled(layout, candidate))
             if decided.hit is not None:
                 return decided
             refused = refused or decided.refused
@@ -541,7 +546,7 @@ class CassandraSemanticCache(BaseCache):
                 return AdaptiveLookup(self._hit(candidate))
             statement, key = layout.observations(candidate.document_id)
             page = await self._store.aexecute(statement, key, operation="lookup")
-            decided = self._bounded(candidate, page.rows)
+            decided = self._bounded(candidate, page.rows, await self._apooled(layout, candidate))
             if decided.hit is not None:
                 return decided
             refused = refused or decided.refused
@@ -557,21 +562,65 @@ class CassandraSemanticCache(BaseCache):
 
     def observe(self, document_id: str, similarity: float, right: bool) -> None:
         """Record that the entry ``document_id``'s answer was ``right`` (or not) for a request at
-        ``similarity`` (the measure's scale), for every process's later decisions.
+        ``similarity`` (the measure's scale), for every process's later decisions: in the entry's
+        observations and in its model's pool (``_semantic.pool``).
 
         Needs ``max_wrong_rate`` (the observations table exists only then).
         """
-        statement, values = self._observation(self._layout(), document_id, similarity, right)
+        layout = self._layout()
+        statement, values = self._observation(layout, document_id, similarity, right)
         page = self._store.execute(statement, values, operation="update")
-        if not page.failed:
-            self._count(4)
+        if page.failed:
+            return
+        self._count(4)
+        seen = _adaptive.Observation(float(similarity), bool(right))
+        llm_key, (statement, values) = layout.pool_observe(
+            document_id, seen.similarity, right=seen.right
+        )
+        if not self._store.execute(statement, values, operation="update").failed:
+            self._pool.add(llm_key, seen)
 
     async def aobserve(self, document_id: str, similarity: float, right: bool) -> None:
         """Async :meth:`observe`."""
-        statement, values = self._observation(await self._alayout(), document_id, similarity, right)
+        layout = await self._alayout()
+        statement, values = self._observation(layout, document_id, similarity, right)
         page = await self._store.aexecute(statement, values, operation="update")
-        if not page.failed:
-            self._count(4)
+        if page.failed:
+            return
+        self._count(4)
+        seen = _adaptive.Observation(float(similarity), bool(right))
+        llm_key, (statement, values) = layout.pool_observe(
+            document_id, seen.similarity, right=seen.right
+        )
+        if not (await self._store.aexecute(statement, values, operation="update")).failed:
+            self._pool.add(llm_key, seen)
+
+    def _pooled(
+        self, layout: _SemanticLayout, candidate: SemanticCandidate
+    ) -> list[_adaptive.Observation]:
+        """The pooled observations that can speak for ``candidate``: this process's copy, with
+        the bands it never read or read ``POOL_REFRESH`` seconds ago read first."""
+        llm_key = layout.llm_key_of(candidate.document_id)
+        bands = _pool.bands_for(candidate.score, self._measure)
+        for number in self._pool.stale(llm_key, bands):
+            statement, key = layout.pool_band(llm_key, number)
+            page = self._store.execute(statement, key, operation="lookup")
+            if not page.failed:  # a failed read leaves the band stale: read again next time
+                self._pool.store(llm_key, number, _observations(page.rows))
+        return self._pool.evidence(llm_key, bands)
+
+    async def _apooled(
+        self, layout: _SemanticLayout, candidate: SemanticCandidate
+    ) -> list[_adaptive.Observation]:
+        """Async :meth:`_pooled`."""
+        llm_key = layout.llm_key_of(candidate.document_id)
+        bands = _pool.bands_for(candidate.score, self._measure)
+        for number in self._pool.stale(llm_key, bands):
+            statement, key = layout.pool_band(llm_key, number)
+            page = await self._store.aexecute(statement, key, operation="lookup")
+            if not page.failed:
+                self._pool.store(llm_key, number, _observations(page.rows))
+        return self._pool.evidence(llm_key, bands)
 
     def _stale_observations(
         self, layout: _SemanticLayout, write: _Write
@@ -596,19 +645,23 @@ class CassandraSemanticCache(BaseCache):
             raise ConfigurationError("similarity must be a finite number")
         return layout.observe(document_id, float(similarity), right=bool(right))
 
-    def _bounded(self, candidate: SemanticCandidate, rows: Sequence[Any]) -> AdaptiveLookup:
-        """The decision rule of ``_semantic.adaptive`` for one candidate and its observations."""
+    def _bounded(
+        self,
+        candidate: SemanticCandidate,
+        rows: Sequence[Any],
+        pooled: Sequence[_adaptive.Observation],
+    ) -> AdaptiveLookup:
+        """The decision rule of ``_semantic.adaptive`` for one candidate, its observations and
+        the model's pooled ones."""
         assert self._max_wrong is not None
-        seen = [
-            _adaptive.Observation(float(similarity), bool(right))
-            for similarity, right in (row_values(row) for row in rows)
-        ]
+        seen = _observations(rows)
         serve, certain = _adaptive.decide(
             seen,
             candidate.score,
             self._measure,
             self._max_wrong,
             _adaptive.conservative_threshold(self._measure, self._threshold),
+            pooled,
         )
         if serve:
             hit = self._hit(candidate)
@@ -1321,6 +1374,25 @@ class _SemanticLayout:
         values = (self._namespace, llm_key, prompt_key, similarity, right)
         return self._statements["observe"], values
 
+    def llm_key_of(self, value: str) -> bytes:
+        """The model digest in the document id ``value`` (validated)."""
+        return parse_document_id(value, self._digest_size)[1]
+
+    def pool_band(
+        self, llm_key: bytes, number: int
+    ) -> tuple[PreparedStatement, tuple[object, ...]]:
+        """The read of pool band ``number`` of the model ``llm_key`` (``_semantic.pool``)."""
+        return self._statements["observations"], (self._namespace, llm_key, _pool.pool_key(number))
+
+    def pool_observe(
+        self, value: str, similarity: float, *, right: bool
+    ) -> tuple[bytes, tuple[PreparedStatement, tuple[object, ...]]]:
+        """The model digest of entry ``value`` and the write of an observation to its pool."""
+        llm_key = self.llm_key_of(value)
+        band = _pool.pool_key(_pool.band(similarity))
+        values = (self._namespace, llm_key, band, similarity, right)
+        return llm_key, (self._statements["observe"], values)
+
     def drop_observations(
         self, key: tuple[object, ...]
     ) -> tuple[PreparedStatement, tuple[object, ...]] | None:
@@ -1431,3 +1503,11 @@ def _check_replication(replication: Mapping[str, object]) -> None:
     from cassandra_llm_cache._storage.cql import replication_cql
 
     replication_cql(replication)
+
+
+def _observations(rows: Sequence[Any]) -> list[_adaptive.Observation]:
+    """The observations in rows of the ``observations`` statement (similarity, correct)."""
+    return [
+        _adaptive.Observation(float(similarity), bool(right))
+        for similarity, right in (row_values(row) for row in rows)
+    ]

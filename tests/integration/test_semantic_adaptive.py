@@ -143,6 +143,54 @@ def test_two_sessions_learn_from_each_other(
     assert reader.lookup("at 0.995 c", LLM) is None  # even above the conservative threshold
 
 
+def test_the_pool_speaks_for_entries_without_evidence_in_every_session(
+    cassandra_session, other_session, cassandra_keyspace, table
+):
+    writer = make_cache(cassandra_session, cassandra_keyspace, table, max_wrong_rate=0.3)
+    writer.update("entry", LLM, [Generation(text=ANSWER)])
+    reader = make_cache(other_session, cassandra_keyspace, table, max_wrong_rate=0.3)
+    assert reader.lookup_adaptive("at 0.97 a", LLM).hit is None
+    assert writer.lookup_adaptive("at 0.97 a", LLM).hit is None
+    # Other entries of the model were right for requests at 0.96: ten observations.
+    for index in range(10):
+        writer.observe(writer.document_id(f"at 0.2 other{index}", LLM), 0.96, right=True)
+    entry = writer.document_id("entry", LLM)
+    assert observation_count(cassandra_session, cassandra_keyspace, table, entry) == 0
+
+    late = make_cache(other_session, cassandra_keyspace, table, max_wrong_rate=0.3)
+    served = late.lookup_adaptive("at 0.97 b", LLM)  # a new process reads the bands
+    assert served.hit is not None
+    assert served.hit.document_id == entry
+    assert not served.hit.certain  # served on the pool's word: the wrapper still explores it
+    assert late.lookup("at 0.93 b", LLM) is None  # no pooled evidence from 0.88 to 0.93
+    # The writer had read these bands (empty) before it observed: its own observations count
+    # at once (the reader's copy is refreshed after POOL_REFRESH seconds: the unit tests).
+    assert writer.lookup("at 0.97 c", LLM) == [Generation(text=ANSWER)]
+    with pytest.raises(ConfigurationError):
+        writer.observe("not-an-id", 0.96, right=True)
+
+
+def test_an_entrys_own_wrong_answers_outrank_the_pool(cassandra_session, cassandra_keyspace, table):
+    cache = make_cache(cassandra_session, cassandra_keyspace, table, max_wrong_rate=0.3)
+    cache.update("entry", LLM, [Generation(text=ANSWER)])
+
+    async def run() -> None:
+        for index in range(30):
+            other = cache.document_id(f"at 0.2 other{index}", LLM)
+            await cache.aobserve(other, 0.96, right=True)
+        assert (await cache.alookup_adaptive("at 0.97 a", LLM)).hit is not None
+        entry = cache.document_id("entry", LLM)
+        for _ in range(3):
+            await cache.aobserve(entry, 0.96, right=False)
+        refused = await cache.alookup_adaptive("at 0.97 b", LLM)
+        assert refused.hit is None
+        assert refused.refused is not None
+        assert refused.refused.document_id == entry
+
+    asyncio.run(run())
+    assert cache.stats().observations == 33
+
+
 def seeder_and_learner(session, keyspace, table):
     """A cache that writes the entry, and one on the same table that stores nothing (so each
     request is judged against that one entry, never against the answers of earlier ones)."""
@@ -284,11 +332,12 @@ def test_clear_truncates_the_observations(cassandra_session, cassandra_keyspace,
     cache = make_cache(cassandra_session, cassandra_keyspace, table, max_wrong_rate=0.3)
     observed_entry(cache)
     assert cache.lookup_adaptive("at 0.97 a", LLM).hit.certain  # the evidence serves it
-    assert observation_count(cassandra_session, cassandra_keyspace, table) == 10
+    # Ten of the entry's and the same ten in its model's pool.
+    assert observation_count(cassandra_session, cassandra_keyspace, table) == 20
     cache.clear()
     assert observation_count(cassandra_session, cassandra_keyspace, table) == 0
     cache.update("entry", LLM, [Generation(text="Another answer.")])
-    assert cache.lookup("at 0.97 b", LLM) is None  # the new answer has no evidence
+    assert cache.lookup("at 0.97 b", LLM) is None  # no evidence, pooled or its own, is left
 
 
 def test_a_scoped_clear_removes_only_its_observations(cassandra_session, cassandra_keyspace, table):
@@ -318,7 +367,8 @@ def test_a_scoped_clear_removes_only_its_observations(cassandra_session, cassand
     assert counts() == (0, 3, 0, 4)
     tenant.clear()
     assert counts() == (0, 0, 0, 4)
-    assert observation_count(cassandra_session, cassandra_keyspace, table) == 4
+    # The neighbour's four, and the same four in its pool.
+    assert observation_count(cassandra_session, cassandra_keyspace, table) == 8
 
 
 def test_async_clears_remove_the_observations(cassandra_session, cassandra_keyspace, table):
@@ -359,7 +409,8 @@ def test_deletes_remove_the_entrys_observations(cassandra_session, cassandra_key
         await cache.adelete_by_document_id(fourth)
 
     asyncio.run(run())
-    assert observation_count(cassandra_session, cassandra_keyspace, table) == 0
+    # The model's pool keeps all 19: they tell about requests at 0.96 to any of its entries.
+    assert observation_count(cassandra_session, cassandra_keyspace, table) == 19
 
 
 def test_a_rewritten_entry_starts_without_evidence(cassandra_session, cassandra_keyspace, table):
@@ -370,7 +421,9 @@ def test_a_rewritten_entry_starts_without_evidence(cassandra_session, cassandra_
     cache.update("entry", LLM, [Generation(text="Lyon is the capital of France.")])
     assert observation_count(cassandra_session, cassandra_keyspace, table, entry) == 0
     assert observation_count(cassandra_session, cassandra_keyspace, table, kept) == 2
-    assert cache.lookup("at 0.97 b", LLM) is None  # refused: the new answer has no evidence
+    found = cache.lookup_adaptive("at 0.97 b", LLM).hit
+    assert found is not None  # the pool's 12 right answers at 0.96 serve the new answer,
+    assert not found.certain  # but not as certain: its own evidence is gone
     for _ in range(10):
         cache.observe(entry, 0.96, right=True)
 
@@ -391,7 +444,7 @@ def test_a_cache_without_the_bound_still_clears_the_observations(
     plain.update("at 0.5 other", LLM, [Generation(text="Rewritten.")])  # writes cost no delete
     plain.delete_by_document_id(entry)
     assert observation_count(cassandra_session, cassandra_keyspace, table, entry) == 0
-    assert observation_count(cassandra_session, cassandra_keyspace, table) == 2
+    assert observation_count(cassandra_session, cassandra_keyspace, table) == 2 + 12  # + pool
     plain.clear()
     assert observation_count(cassandra_session, cassandra_keyspace, table) == 0
 

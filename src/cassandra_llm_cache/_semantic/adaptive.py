@@ -11,9 +11,13 @@ what it does and does not guarantee):
   farther, by at most ``WINDOW`` (cosine ``s - 0.05 <= similarity <= s``);
 * the candidate is *certain* (and served) when that evidence counts at least
   ``MIN_OBSERVATIONS`` and the Wilson upper bound (95%) of its wrong rate is at most δ;
-* otherwise it is served only at or beyond the conservative threshold (cosine 0.99, or the
-  cache's own threshold if that is stricter), and there only while the evidence does not show
-  the wrong rate above δ (its Wilson lower bound exceeding δ).
+* it is refused when its own evidence shows the wrong rate above δ (the Wilson lower bound
+  exceeding δ);
+* otherwise it is served, not certain, when the model's *pooled* observations (every entry's,
+  by similarity band: ``_semantic.pool``) at ``s`` or up to ``WINDOW`` farther meet the same
+  test, or at or beyond the conservative threshold (cosine 0.99, or the cache's own threshold
+  if that is stricter). Not certain means the wrapper still explores it now and then, so the
+  pool keeps learning from the hits it serves.
 
 Why "at ``s`` or farther": if an entry's answers go wrong no more often as requests come closer
 to it (the monotonicity assumption), requests a little farther than ``s`` are wrong at least as
@@ -92,33 +96,47 @@ def wilson_lower(wrong: int, total: int, z: float = Z_95) -> float:
     return 0.0 if total <= 0 else _wilson(wrong, total, z, -1.0)
 
 
-def decide(
-    observations: Iterable[Observation],
-    score: float,
-    measure: Measure,
-    max_wrong_rate: float,
-    conservative: float,
-) -> tuple[bool, bool]:
-    """``(serve, certain)`` for a candidate at ``score`` with the entry's ``observations``.
-
-    Certain (and served): at least ``MIN_OBSERVATIONS`` observations at ``score`` or up to
-    ``WINDOW`` farther, whose wrong rate's Wilson upper bound is at most ``max_wrong_rate``.
-    Otherwise served, not certain, only at or beyond ``conservative`` - and only while the
-    evidence does not show the wrong rate above the bound (its Wilson lower bound exceeding it),
-    so wrong observations stop an entry even there, while a few right ones never take away what
-    it served without them.
-    """
+def _tally(observations: Iterable[Observation], score: float, measure: Measure) -> tuple[int, int]:
+    """``(wrong, total)`` of the observations at ``score`` or up to ``WINDOW`` farther."""
     evidence = [
         seen
         for seen in observations
         if measure.passes(score, seen.similarity) and abs(score - seen.similarity) <= WINDOW
     ]
-    wrong = sum(1 for seen in evidence if not seen.right)
-    total = len(evidence)
-    if total >= MIN_OBSERVATIONS and wilson_upper(wrong, total) <= max_wrong_rate:
+    return sum(1 for seen in evidence if not seen.right), len(evidence)
+
+
+def _bounds(wrong: int, total: int, max_wrong_rate: float) -> bool:
+    return total >= MIN_OBSERVATIONS and wilson_upper(wrong, total) <= max_wrong_rate
+
+
+def decide(  # noqa: PLR0917 - the rule's inputs, all needed
+    observations: Iterable[Observation],
+    score: float,
+    measure: Measure,
+    max_wrong_rate: float,
+    conservative: float,
+    pooled: Iterable[Observation] = (),
+) -> tuple[bool, bool]:
+    """``(serve, certain)`` for a candidate at ``score`` with the entry's ``observations``.
+
+    Certain (and served): at least ``MIN_OBSERVATIONS`` observations at ``score`` or up to
+    ``WINDOW`` farther, whose wrong rate's Wilson upper bound is at most ``max_wrong_rate``.
+    Refused: the entry's own evidence shows the wrong rate above the bound (its Wilson lower
+    bound exceeding it), whatever else says. Otherwise served, not certain, when the ``pooled``
+    observations (all the model's entries, ``_semantic.pool``) at ``score`` or up to ``WINDOW``
+    farther meet the same test as the entry's own would, or at or beyond ``conservative``; so
+    a few right observations never take away what was served without them.
+    """
+    wrong, total = _tally(observations, score, measure)
+    if _bounds(wrong, total, max_wrong_rate):
         return True, True
-    serve = measure.passes(score, conservative) and wilson_lower(wrong, total) <= max_wrong_rate
-    return serve, False
+    if wilson_lower(wrong, total) > max_wrong_rate:
+        return False, False
+    pooled_wrong, pooled_total = _tally(pooled, score, measure)
+    if _bounds(pooled_wrong, pooled_total, max_wrong_rate):
+        return True, False
+    return measure.passes(score, conservative), False
 
 
 def conservative_threshold(measure: Measure, threshold: float) -> float:

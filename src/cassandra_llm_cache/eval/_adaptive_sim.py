@@ -35,6 +35,7 @@ from typing_extensions import override
 
 from cassandra_llm_cache._semantic import adaptive
 from cassandra_llm_cache._semantic.cql import observations_table
+from cassandra_llm_cache._semantic.pool import POOL_PREFIX
 from cassandra_llm_cache._semantic.similarity import resolve_measure
 from cassandra_llm_cache._storage.cql import qualified
 from cassandra_llm_cache.eval._metrics import Candidate, HitCounts
@@ -160,6 +161,11 @@ class AdaptiveOutcome(HitCounts):
     most_observations: int
     certain_entries: int
     """Entries whose observations make them certain at some similarity (the decision rule)."""
+    pooled_observations: int
+    """Observations in the model's pool (``_semantic.pool``: every entry's, by band)."""
+    pooled_from: float | None
+    """The lowest observed similarity at which the pool alone let a candidate be served at the
+    run's end (the threshold the pool learnt), or None if it never did."""
     seconds: float
 
     @property
@@ -244,7 +250,7 @@ def run_adaptive(
             wrong += 1
     seconds = time.perf_counter() - start
     stats = chat.learning_stats()
-    entries = _observed(session, keyspace, table, seen_llm_keys)
+    entries, pooled = _observed(session, keyspace, table, seen_llm_keys)
     measure = resolve_measure("cos")
     conservative = adaptive.conservative_threshold(measure, floor)
 
@@ -254,7 +260,11 @@ def run_adaptive(
             for o in seen
         )
 
+    def pool_serves(similarity: float) -> bool:
+        return adaptive.decide((), similarity, measure, max_wrong_rate, 2.0, pooled)[0]
+
     counts = [len(seen) for seen in entries]
+    served_by_pool = [seen.similarity for seen in pooled if pool_serves(seen.similarity)]
     return AdaptiveOutcome(
         max_wrong_rate=max_wrong_rate,
         floor=floor,
@@ -273,27 +283,33 @@ def run_adaptive(
         entries_with_min_observations=sum(1 for n in counts if n >= adaptive.MIN_OBSERVATIONS),
         most_observations=max(counts, default=0),
         certain_entries=sum(1 for seen in entries if certain(seen)),
+        pooled_observations=len(pooled),
+        pooled_from=min(served_by_pool, default=None),
         seconds=seconds,
     )
 
 
 def _observed(
     session: Session, keyspace: str, table: str, seen_llm_keys: set[bytes]
-) -> list[list[adaptive.Observation]]:
-    """The observations of the entries of the run that just ended (model keys not seen before)."""
+) -> tuple[list[list[adaptive.Observation]], list[adaptive.Observation]]:
+    """The observations of the entries of the run that just ended (model keys not seen before),
+    and its pool's (partitions keyed ``POOL_PREFIX``)."""
     where = qualified(keyspace, observations_table(table))
     rows = session.execute(
         f"SELECT llm_key, prompt_key, similarity, correct FROM {where}"  # noqa: S608 - validated identifiers
     )
     entries: dict[tuple[bytes, bytes], list[adaptive.Observation]] = {}
+    pooled: list[adaptive.Observation] = []
     for llm_key, prompt_key, similarity, correct in rows:
         if bytes(llm_key) in seen_llm_keys:
             continue
-        entries.setdefault((bytes(llm_key), bytes(prompt_key)), []).append(
-            adaptive.Observation(float(similarity), bool(correct))
-        )
+        seen = adaptive.Observation(float(similarity), bool(correct))
+        if bytes(prompt_key).startswith(POOL_PREFIX):
+            pooled.append(seen)
+        else:
+            entries.setdefault((bytes(llm_key), bytes(prompt_key)), []).append(seen)
     seen_llm_keys.update(llm_key for llm_key, _ in entries)
-    return list(entries.values())
+    return list(entries.values()), pooled
 
 
 def run_section(
