@@ -103,6 +103,9 @@ def test_adaptive_run_counts_wrong_hits_checks_and_observations(
     assert (outcome.observations, outcome.judged_wrong) == (1, 0)
     assert (outcome.entries, outcome.observed_entries, outcome.most_observations) == (2, 1, 1)
     assert outcome.certain_entries == 0
+    # The one observation (0.962, right) is in the pool too, in band 96; one is not enough.
+    assert (outcome.pooled_observations, outcome.pooled_bands) == (1, ((96, 1, 0),))
+    assert outcome.pooled_from is None
     assert outcome.warmup == 1
     assert len(seen) == 1
     # A second run on the same table keeps its own entries (its own model string): the same

@@ -142,6 +142,7 @@ def outcome(delta: float, hits: int, wrong: int, checks_after: int) -> AdaptiveO
         certain_entries=0,
         pooled_observations=3,
         pooled_from=None,
+        pooled_bands=((95, 1, 1), (96, 12, 3)),
         seconds=1.0,
     )
 
@@ -151,12 +152,16 @@ def test_the_section_states_each_run_against_its_best_static_threshold():
     run = AdaptiveRun("tiny", 4, 3, 2, 2, 3, 3, static, (outcome(0.25, 3, 1, 8),))
     text = "\n".join(adaptive_section([run]))
     # 3 hits against the best static's 3 (0.900): a ratio of 1.00; 8 checks in 80 requests.
-    assert "| 0.25 | 0.970 | 3.0% (1 similar) | 1.00% | 66.7% | 8.00% | 10.00% | 0.900 |" in text
+    assert "| 0.25 | 0.970 | 3.0% (1 similar) | 1.00% | 0.0% | 8.00% | 10.00% | 0.900 |" in text
     assert text.count("| 1.00 |") == 1
     # No cache can answer the first request of either class: 2 of 4 right at most, plus one
     # wrong hit within δ = 0.25; 3 hits over the best static's 3.
     assert "At most 2 requests (50.0%) can be answered right by any cache" in text
-    assert "| 0.900 | 75.0% (2 similar) | 25.00% | 1.00 | 1.00 |" in text
+    assert "| 0.900 | 75.0% (2 similar) | 25.00% | 50.0% | 1.00 | 1.00 |" in text
+    # The pool, band by band, and why it never vouched.
+    assert "| band from | 0.95 | 0.96 |\n|---|---|---|\n| observations | 1 | 12 |" in text
+    assert "| wrong | 100% | 25% |" in text
+    assert "The pool never vouched: in the bands with at least 10 observations" in text
     assert "| 0 | 3 | never | 1 s |" in text  # certain nowhere; 3 pooled, the pool never served
     # Every row of the comparison has as many cells as its header.
     header = next(line for line in text.splitlines() if line.startswith("| δ | threshold | hit"))

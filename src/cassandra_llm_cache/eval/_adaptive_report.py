@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from cassandra_llm_cache._semantic.adaptive import CONSERVATIVE_COSINE, MIN_OBSERVATIONS
+from cassandra_llm_cache._semantic.pool import BAND_WIDTH
 from cassandra_llm_cache.eval._traffic import (
     REQUESTS_PER_QUESTION,
     STATIC_GRID,
@@ -34,6 +35,34 @@ def ratio(outcome: AdaptiveOutcome, static: StaticOutcome | None) -> float | Non
     return outcome.hits / static.hits
 
 
+def similar_precision(outcome: AdaptiveOutcome | StaticOutcome) -> float | None:
+    """Right answers among the hits of requests whose own text was not cached (None without)."""
+    similar = outcome.hits - outcome.exact
+    return (outcome.right - outcome.exact) / similar if similar else None
+
+
+def _pool_table(run: AdaptiveRun) -> list[str]:
+    """The pool by band at the end of the run with the lowest floor (the most observations)."""
+    seen = min(run.adaptive, key=lambda o: (o.floor, o.max_wrong_rate), default=None)
+    if seen is None or not seen.pooled_bands:
+        return []
+    bands = [(int(n), int(total), int(wrong)) for n, total, wrong in seen.pooled_bands]
+    cells = " | ".join
+    return [
+        (
+            f"What the pool saw by similarity band at the end of the run at threshold "
+            f"{seen.floor:.3f}, δ = {seen.max_wrong_rate:g} (observations, and the share the "
+            "judge found wrong):"
+        ),
+        "",
+        f"| band from | {cells(f'{number * BAND_WIDTH:.2f}' for number, _, _ in bands)} |",
+        f"|---|{'|'.join('---' for _ in bands)}|",
+        f"| observations | {cells(str(total) for _, total, _ in bands)} |",
+        f"| wrong | {cells(_pct(wrong / total, 0) for _, total, wrong in bands)} |",
+        "",
+    ]
+
+
 def ceiling(run: AdaptiveRun, max_wrong_rate: float) -> int:
     """The most hits a cache within ``max_wrong_rate`` could serve on the run's traffic: every
     request but the first of each class right, and wrong ones up to the bound."""
@@ -48,17 +77,17 @@ def _row(run: AdaptiveRun, outcome: AdaptiveOutcome, static: StaticOutcome | Non
         else f"{ceiling(run, outcome.max_wrong_rate) / static.hits:.2f}"
     )
     best = (
-        "none meets it | |"
+        "none meets it | | |"
         if static is None
         else (
             f"{static.threshold:.3f} | {_pct(static.hit_rate)} ({static.hits - static.exact} "
-            f"similar) | {_pct(static.wrong_per_request, 2)}"
+            f"similar) | {_pct(static.wrong_per_request, 2)} | {_pct(similar_precision(static))}"
         )
     )
     return (
         f"| {outcome.max_wrong_rate:g} | {outcome.floor:.3f} | {_pct(outcome.hit_rate)} "
         f"({outcome.hits - outcome.exact} similar) | {_pct(outcome.wrong_per_request, 2)} "
-        f"| {_pct(outcome.precision)} | {_pct(outcome.checks_per_request, 2)} "
+        f"| {_pct(similar_precision(outcome))} | {_pct(outcome.checks_per_request, 2)} "
         f"| {_pct(outcome.checks_per_request_after_warmup, 2)} | {best} "
         f"| {'-' if found is None else f'{found:.2f}'} | {most} |"
     )
@@ -107,6 +136,59 @@ def _verdict(runs: Sequence[AdaptiveRun]) -> str:
         f"{TARGET_CHECKS:.0%}). {certain} of the {entries} entries written in all runs had "
         "observations making them certain at some similarity, and the adaptive runs served "
         f"{similar} hits in all to requests whose own text was not cached."
+    )
+
+
+def _why(runs: Sequence[AdaptiveRun]) -> str:
+    """The mechanism, with the figures of these runs that explain the table."""
+    outcomes = [o for run in runs for o in run.adaptive]
+    vouched = [o.pooled_from for o in outcomes if o.pooled_from is not None]
+    wrong_shares = [
+        wrong / total
+        for o in outcomes
+        for _, total, wrong in o.pooled_bands
+        if total >= MIN_OBSERVATIONS
+    ]
+    statics = [
+        s
+        for run in runs
+        for o in run.adaptive
+        if (s := best_static(run.static, o.max_wrong_rate)) is not None
+    ]
+    static_similar = [p for p in (similar_precision(s) for s in statics) if p is not None]
+    pool = (
+        f"The pool vouched in {len(vouched)} of the {len(outcomes)} runs, from similarity "
+        f"{min(vouched):.3f} at the lowest. "
+        if vouched
+        else "The pool never vouched: "
+    )
+    if wrong_shares:
+        pool += (
+            f"in the bands with at least {MIN_OBSERVATIONS} observations, the judge found "
+            f"{_pct(min(wrong_shares), 0)} to {_pct(max(wrong_shares), 0)} of the candidates "
+            f"wrong (the largest δ is {max(o.max_wrong_rate for o in outcomes):g}). "
+        )
+    static = (
+        f"The best static thresholds meet δ per request because most of their hits are "
+        f"requests whose own text was cached (always right): of their other hits, "
+        f"{_pct(min(static_similar), 0)} to {_pct(max(static_similar), 0)} were right. "
+        if static_similar
+        else ""
+    )
+    per_class = [run.half_questions / run.classes for run in runs if run.classes]
+    return (
+        "Why the figures look like this: an entry, or a band of the model's pool, serves below "
+        f"the conservative threshold only with at least {MIN_OBSERVATIONS} observations within "
+        "0.05 below the request's similarity and a 95% Wilson upper bound of their wrong rate "
+        "at most δ (with no wrong one: 73 right observations for δ = 0.05, 189 for 0.02, 381 "
+        "for 0.01). An entry is observed only when a request of another text comes near it and "
+        "is refused (or an uncertain hit is explored), and once every member of a class is "
+        "cached its requests are read by key and teach nothing; the classes of these sets "
+        f"have {min(per_class, default=0.0):.2f} to {max(per_class, default=0.0):.2f} "
+        f"questions on average (above), so entries gather little. {pool}"
+        f"{static}The rule bounds the wrong rate among the similar answers it serves, per "
+        "decision; a static threshold chosen on wrong answers per request can serve similar "
+        "answers that are mostly wrong while the cached repeats keep the average low."
     )
 
 
@@ -164,11 +246,11 @@ def adaptive_section(runs: Sequence[AdaptiveRun]) -> list[str]:
             [
                 "",
                 (
-                    "| δ | threshold | hit rate | wrong per request | precision | checks per "
-                    "request | after warm-up | best static meeting δ | its hit rate | its "
-                    "wrong per request | hit-rate ratio | most possible |"
+                    "| δ | threshold | hit rate | wrong per request | similar right | checks "
+                    "per request | after warm-up | best static meeting δ | its hit rate | its "
+                    "wrong per request | its similar right | hit-rate ratio | most possible |"
                 ),
-                "|---|---|---|---|---|---|---|---|---|---|---|---|",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             ]
         )
         out.extend(
@@ -188,24 +270,11 @@ def adaptive_section(runs: Sequence[AdaptiveRun]) -> list[str]:
                 "|---|---|---|---|---|---|---|---|---|---|---|---|",
                 *(_learning_row(outcome) for outcome in run.adaptive),
                 "",
+                *_pool_table(run),
             ]
         )
     out.append(_verdict(runs))
     out.append("")
-    out.append(
-        "Why the figures look like this: an entry serves below the conservative threshold only "
-        f"with at least {MIN_OBSERVATIONS} observations within 0.05 below the request's "
-        "similarity and a 95% Wilson upper bound of their wrong rate at most δ (with no wrong "
-        "one: 73 right observations for δ = 0.05, 189 for 0.02, 381 for 0.01). An entry is "
-        "observed only when a request of another text comes near it and is refused (or an "
-        "uncertain hit is explored), and once every member of a class is cached its requests "
-        "are read by key and teach nothing; the classes of these sets have one to two "
-        "questions on average (above), so no entry gets the observations. The adaptive cache "
-        "then serves like a static 0.99 (compare the line above each table), and most hits, "
-        "adaptive or static, are requests of a cached text. A hit-rate gain needs entries "
-        "asked in many different wordings, many times; this traffic does not have them, and "
-        "the figures say what `max_wrong_rate` does on it, not what it could do on traffic "
-        "that has."
-    )
+    out.append(_why(runs))
     out.append("")
     return out

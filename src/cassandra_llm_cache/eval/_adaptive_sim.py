@@ -35,7 +35,7 @@ from typing_extensions import override
 
 from cassandra_llm_cache._semantic import adaptive
 from cassandra_llm_cache._semantic.cql import observations_table
-from cassandra_llm_cache._semantic.pool import POOL_PREFIX
+from cassandra_llm_cache._semantic.pool import POOL_PREFIX, band
 from cassandra_llm_cache._semantic.similarity import resolve_measure
 from cassandra_llm_cache._storage.cql import qualified
 from cassandra_llm_cache.eval._metrics import Candidate, HitCounts
@@ -166,6 +166,8 @@ class AdaptiveOutcome(HitCounts):
     pooled_from: float | None
     """The lowest observed similarity at which the pool alone let a candidate be served at the
     run's end (the threshold the pool learnt), or None if it never did."""
+    pooled_bands: tuple[tuple[int, int, int], ...]
+    """The pool by band at the run's end: (band number, observations, wrong ones)."""
     seconds: float
 
     @property
@@ -285,8 +287,19 @@ def run_adaptive(
         certain_entries=sum(1 for seen in entries if certain(seen)),
         pooled_observations=len(pooled),
         pooled_from=min(served_by_pool, default=None),
+        pooled_bands=tally_bands(pooled),
         seconds=seconds,
     )
+
+
+def tally_bands(pooled: Sequence[adaptive.Observation]) -> tuple[tuple[int, int, int], ...]:
+    """``(band, observations, wrong)`` of each band of ``pooled`` that has any, in band order."""
+    counts: dict[int, list[int]] = {}
+    for seen in pooled:
+        tally = counts.setdefault(band(seen.similarity), [0, 0])
+        tally[0] += 1
+        tally[1] += not seen.right
+    return tuple((number, total, wrong) for number, (total, wrong) in sorted(counts.items()))
 
 
 def _observed(
