@@ -625,14 +625,17 @@ class CassandraSemanticCache(BaseCache):
     def _stale_observations(
         self, layout: _SemanticLayout, write: _Write
     ) -> tuple[PreparedStatement, tuple[object, ...]] | None:
-        """With ``max_wrong_rate``, the delete of the observations of the entry ``write``
-        (re)writes: they judged the answer it replaces, or one that expired or was deleted.
+        """The delete of the observations of the entry ``write`` (re)writes, when this cache
+        knows the observations table: they judged the answer it replaces, or one that expired or
+        was deleted.
 
         One partition delete per write, sent before the write: a reader in between finds the old
-        answer without evidence (only the conservative threshold serves it), never the new
-        answer with the old one's.
+        answer without evidence (only the pool or the conservative threshold serves it), never
+        the new answer with the old one's. A cache without ``max_wrong_rate`` sends it too when
+        the table exists (the driver's metadata shows it), so that a process without the bound
+        writing to a table that others learn on cannot leave an old answer's evidence behind.
         """
-        return layout.drop_observations(write.key) if self._max_wrong is not None else None
+        return layout.drop_observations(write.key)
 
     def _observation(
         self, layout: _SemanticLayout, document_id: str, similarity: float, right: bool

@@ -441,10 +441,14 @@ def test_a_cache_without_the_bound_still_clears_the_observations(
     entry = observed_entry(bounded)
     observed_entry(bounded, "at 0.5 other", count=2)
     plain = make_cache(cassandra_session, cassandra_keyspace, table)  # e.g. the CLI's clear
-    plain.update("at 0.5 other", LLM, [Generation(text="Rewritten.")])  # writes cost no delete
+    other = plain.document_id("at 0.5 other", LLM)
+    assert observation_count(cassandra_session, cassandra_keyspace, table, other) == 2
+    # Its rewrite drops the old answer's observations, as a bounded cache's would.
+    plain.update("at 0.5 other", LLM, [Generation(text="Rewritten.")])
+    assert observation_count(cassandra_session, cassandra_keyspace, table, other) == 0
     plain.delete_by_document_id(entry)
     assert observation_count(cassandra_session, cassandra_keyspace, table, entry) == 0
-    assert observation_count(cassandra_session, cassandra_keyspace, table) == 2 + 12  # + pool
+    assert observation_count(cassandra_session, cassandra_keyspace, table) == 12  # the pool
     plain.clear()
     assert observation_count(cassandra_session, cassandra_keyspace, table) == 0
 
