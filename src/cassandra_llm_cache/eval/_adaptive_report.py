@@ -198,7 +198,8 @@ def adaptive_section(runs: Sequence[AdaptiveRun]) -> list[str]:
         return []
     out = ["## Error-bounded thresholds on held-out traffic", ""]
     out.append(
-        "`max_wrong_rate=δ` (per-entry thresholds, [semantic tuning]"
+        "`max_wrong_rate=δ` (per-entry thresholds, with every entry's observations also "
+        "pooled per model by similarity band, [semantic tuning]"
         "(semantic-tuning.md#error-bounded-thresholds-per-entry-max_wrong_rate)) measured on "
         "traffic with repetition drawn from each test half above: the half's question classes "
         f"(texts labelled the same question, transitively) ranked in a fixed hashed order, class "
