@@ -170,6 +170,65 @@ def test_the_pool_speaks_for_entries_without_evidence_in_every_session(
         writer.observe("not-an-id", 0.96, right=True)
 
 
+class Spread(Embeddings):
+    """``"entry K"`` is basis vector K (K < 32); ``"at c K tag"`` is at cosine c to entry K and
+    orthogonal to every other entry, so requests near one entry never come near another."""
+
+    dimension = 64
+
+    def embed_query(self, text: str) -> list[float]:
+        words = text.split(" ")
+        vector = [0.0] * self.dimension
+        if words[0] == "entry":
+            vector[int(words[1])] = 1.0
+            return vector
+        c, k = float(words[1]), int(words[2])
+        angle = (zlib.crc32(words[3].encode()) % 1000) / 1000 * math.pi / 2
+        vector[k] = c
+        vector[32 + k] = math.sqrt(1 - c * c) * math.cos(angle)
+        vector[32 + (k + 1) % 32] = math.sqrt(1 - c * c) * math.sin(angle)
+        return vector
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(text) for text in texts]
+
+
+def test_ten_entries_observed_once_each_teach_an_eleventh_through_the_wrapper(
+    cassandra_session, cassandra_keyspace, table
+):
+    def cache(**options: object) -> CassandraSemanticCache:
+        return CassandraSemanticCache(
+            cassandra_session,
+            cassandra_keyspace,
+            Spread(),
+            table,
+            score_threshold=0.5,
+            guard=False,
+            max_wrong_rate=0.3,
+            **options,
+        )
+
+    seeder, learner = cache(), cache(should_cache=lambda _: False)
+    chat, probe = chat_wrapper(learner, ANSWER, explore=0.0)
+    for k in range(11):
+        seed_entry_as(seeder, chat, f"entry {k}")
+    for k in range(10):  # each a miss at 0.96: the model runs, its answer judged right
+        assert chat.invoke(ask(f"at 0.96 {k} q")).content == ANSWER
+    assert probe.calls == 10
+    assert chat.learning_stats().observations == 10
+
+    # Entry 10 was never observed; the pool's ten right answers at 0.96 serve it at 0.97.
+    assert chat.invoke(ask("at 0.97 10 q")).content == ANSWER
+    assert probe.calls == 10
+    assert chat.invoke(ask("at 0.94 10 q")).content == ANSWER  # a miss: the pool has no 0.89-0.94
+    assert probe.calls == 11
+
+
+def seed_entry_as(cache, chat, text: str) -> None:
+    entry = chat._call(ask(text), None, {})
+    cache.update(entry.prompt, entry.llm_string, [Generation(text=ANSWER)])
+
+
 def test_an_entrys_own_wrong_answers_outrank_the_pool(cassandra_session, cassandra_keyspace, table):
     cache = make_cache(cassandra_session, cassandra_keyspace, table, max_wrong_rate=0.3)
     cache.update("entry", LLM, [Generation(text=ANSWER)])
