@@ -567,33 +567,21 @@ class CassandraSemanticCache(BaseCache):
 
         Needs ``max_wrong_rate`` (the observations table exists only then).
         """
-        layout = self._layout()
-        statement, values = self._observation(layout, document_id, similarity, right)
-        page = self._store.execute(statement, values, operation="update")
-        if page.failed:
+        writes = self._observation(self._layout(), document_id, similarity, right)
+        if self._store.execute(*writes.entry, operation="update").failed:
             return
         self._count(4)
-        seen = _adaptive.Observation(float(similarity), bool(right))
-        llm_key, (statement, values) = layout.pool_observe(
-            document_id, seen.similarity, right=seen.right
-        )
-        if not self._store.execute(statement, values, operation="update").failed:
-            self._pool.add(llm_key, seen)
+        if not self._store.execute(*writes.pooled, operation="update").failed:
+            self._pool.add(writes.llm_key, writes.seen)
 
     async def aobserve(self, document_id: str, similarity: float, right: bool) -> None:
         """Async :meth:`observe`."""
-        layout = await self._alayout()
-        statement, values = self._observation(layout, document_id, similarity, right)
-        page = await self._store.aexecute(statement, values, operation="update")
-        if page.failed:
+        writes = self._observation(await self._alayout(), document_id, similarity, right)
+        if (await self._store.aexecute(*writes.entry, operation="update")).failed:
             return
         self._count(4)
-        seen = _adaptive.Observation(float(similarity), bool(right))
-        llm_key, (statement, values) = layout.pool_observe(
-            document_id, seen.similarity, right=seen.right
-        )
-        if not (await self._store.aexecute(statement, values, operation="update")).failed:
-            self._pool.add(llm_key, seen)
+        if not (await self._store.aexecute(*writes.pooled, operation="update")).failed:
+            self._pool.add(writes.llm_key, writes.seen)
 
     def _pooled(
         self, layout: _SemanticLayout, candidate: SemanticCandidate
@@ -639,14 +627,18 @@ class CassandraSemanticCache(BaseCache):
 
     def _observation(
         self, layout: _SemanticLayout, document_id: str, similarity: float, right: bool
-    ) -> tuple[PreparedStatement, tuple[object, ...]]:
+    ) -> _ObservationWrites:
+        """The checked observation and its two writes: the entry's, then its model's pool's."""
         if self._max_wrong is None:
             raise ConfigurationError("observe needs a cache made with max_wrong_rate")
         if isinstance(similarity, bool) or not isinstance(similarity, (int, float)):
             raise ConfigurationError("similarity must be a number")
         if not math.isfinite(similarity):
             raise ConfigurationError("similarity must be a finite number")
-        return layout.observe(document_id, float(similarity), right=bool(right))
+        seen = _adaptive.Observation(float(similarity), bool(right))
+        entry = layout.observe(document_id, seen.similarity, right=seen.right)
+        llm_key, pooled = layout.pool_observe(document_id, seen.similarity, right=seen.right)
+        return _ObservationWrites(seen, llm_key, entry, pooled)
 
     def _bounded(
         self,
@@ -1285,6 +1277,16 @@ class _SemanticTableSpec:
             )
             raise ConfigurationError(msg)
         check_indexes(table, self._table, self._measure, where=self._where)
+
+
+@dataclass(frozen=True)
+class _ObservationWrites:
+    """One observation, its model digest, and the writes of the entry's and the pool's copy."""
+
+    seen: _adaptive.Observation
+    llm_key: bytes
+    entry: tuple[PreparedStatement, tuple[object, ...]]
+    pooled: tuple[PreparedStatement, tuple[object, ...]]
 
 
 class _SemanticLayout:
