@@ -57,9 +57,10 @@ __all__ = [
 Z_95: Final = 1.959963984540054
 """The two-sided 95% normal quantile the Wilson bound uses."""
 MIN_OBSERVATIONS: Final = 10
+"""Fewer observations than this never make an entry (or a pool band) certain, whatever the
+bound says."""
 WINDOW: Final = 0.05
 """How much farther than the candidate an observation may be and still count (measure scale)."""
-"""Fewer observations than this never make an entry certain, whatever the bound says."""
 CONSERVATIVE_COSINE: Final = 0.99
 """Where an entry without evidence still serves (cosine; the same angle for "dot" and "l2")."""
 JACCARD_SAME: Final = 0.8
