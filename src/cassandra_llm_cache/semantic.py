@@ -509,7 +509,9 @@ class CassandraSemanticCache(BaseCache):
                 return AdaptiveLookup(self._hit(candidate))
             statement, key = layout.observations(candidate.document_id)
             page = self._store.execute(statement, key, operation="lookup")
-            decided = self._bounded(candidate, page.rows, self._pooled(layout, candidate))
+            seen = _observations(page.rows)
+            pooled = [] if self._settled(candidate, seen) else self._pooled(layout, candidate)
+            decided = self._bounded(candidate, seen, pooled)
             if decided.hit is not None:
                 return decided
             refused = refused or decided.refused
@@ -546,7 +548,10 @@ class CassandraSemanticCache(BaseCache):
                 return AdaptiveLookup(self._hit(candidate))
             statement, key = layout.observations(candidate.document_id)
             page = await self._store.aexecute(statement, key, operation="lookup")
-            decided = self._bounded(candidate, page.rows, await self._apooled(layout, candidate))
+            seen = _observations(page.rows)
+            settled = self._settled(candidate, seen)
+            pooled = [] if settled else await self._apooled(layout, candidate)
+            decided = self._bounded(candidate, seen, pooled)
             if decided.hit is not None:
                 return decided
             refused = refused or decided.refused
@@ -640,16 +645,21 @@ class CassandraSemanticCache(BaseCache):
         llm_key, pooled = layout.pool_observe(document_id, seen.similarity, right=seen.right)
         return _ObservationWrites(seen, llm_key, entry, pooled)
 
+    def _settled(self, candidate: SemanticCandidate, seen: Sequence[_adaptive.Observation]) -> bool:
+        """Whether the entry's own evidence decides ``candidate`` (no pool read needed)."""
+        assert self._max_wrong is not None
+        verdict = _adaptive.settled(seen, candidate.score, self._measure, self._max_wrong)
+        return verdict is not None
+
     def _bounded(
         self,
         candidate: SemanticCandidate,
-        rows: Sequence[Any],
+        seen: Sequence[_adaptive.Observation],
         pooled: Sequence[_adaptive.Observation],
     ) -> AdaptiveLookup:
         """The decision rule of ``_semantic.adaptive`` for one candidate, its observations and
         the model's pooled ones."""
         assert self._max_wrong is not None
-        seen = _observations(rows)
         serve, certain = _adaptive.decide(
             seen,
             candidate.score,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cassandra_llm_cache._semantic import pool
-from cassandra_llm_cache._semantic.adaptive import MIN_OBSERVATIONS, Observation, decide
+from cassandra_llm_cache._semantic.adaptive import MIN_OBSERVATIONS, Observation, decide, settled
 from cassandra_llm_cache._semantic.similarity import resolve_measure
 
 COS = resolve_measure("cos")
@@ -102,3 +102,10 @@ def test_the_copy_is_bounded():
         kept.store(number.to_bytes(4, "big"), 96, [])
     assert kept.stale(b"m", [96]) == [96]  # the least recently used model went
     assert kept.stale((pool.MAX_MODELS).to_bytes(4, "big"), [96]) == []
+
+
+def test_only_an_open_decision_needs_the_pool():
+    assert settled(right(0.96, 10), 0.97, COS, 0.3) == (True, True)  # certain on its own
+    assert settled(wrong(0.96, 3), 0.97, COS, 0.3) == (False, False)  # stopped on its own
+    assert settled(right(0.96, 9), 0.97, COS, 0.3) is None  # too few: the pool may decide
+    assert settled([], 0.97, COS, 0.3) is None

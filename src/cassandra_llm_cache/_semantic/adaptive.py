@@ -50,6 +50,7 @@ __all__ = [
     "conservative_threshold",
     "decide",
     "same_answer",
+    "settled",
     "wilson_lower",
     "wilson_upper",
 ]
@@ -111,6 +112,20 @@ def _bounds(wrong: int, total: int, max_wrong_rate: float) -> bool:
     return total >= MIN_OBSERVATIONS and wilson_upper(wrong, total) <= max_wrong_rate
 
 
+def settled(
+    observations: Iterable[Observation], score: float, measure: Measure, max_wrong_rate: float
+) -> tuple[bool, bool] | None:
+    """What the entry's own evidence alone decides: ``(True, True)`` certain, ``(False, False)``
+    stopped, or None when it leaves the candidate to the pool and the conservative threshold
+    (so the cache reads the pool only then)."""
+    wrong, total = _tally(observations, score, measure)
+    if _bounds(wrong, total, max_wrong_rate):
+        return True, True
+    if wilson_lower(wrong, total) > max_wrong_rate:
+        return False, False
+    return None
+
+
 def decide(  # noqa: PLR0917 - the rule's inputs, all needed
     observations: Iterable[Observation],
     score: float,
@@ -129,11 +144,9 @@ def decide(  # noqa: PLR0917 - the rule's inputs, all needed
     farther meet the same test as the entry's own would, or at or beyond ``conservative``; so
     a few right observations never take away what was served without them.
     """
-    wrong, total = _tally(observations, score, measure)
-    if _bounds(wrong, total, max_wrong_rate):
-        return True, True
-    if wilson_lower(wrong, total) > max_wrong_rate:
-        return False, False
+    own = settled(observations, score, measure, max_wrong_rate)
+    if own is not None:
+        return own
     pooled_wrong, pooled_total = _tally(pooled, score, measure)
     if _bounds(pooled_wrong, pooled_total, max_wrong_rate):
         return True, False

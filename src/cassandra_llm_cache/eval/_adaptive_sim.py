@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -262,8 +263,8 @@ def run_adaptive(
             for o in seen
         )
 
-    def pool_serves(similarity: float) -> bool:
-        return adaptive.decide((), similarity, measure, max_wrong_rate, 2.0, pooled)[0]
+    def pool_serves(similarity: float) -> bool:  # no own evidence, no conservative threshold
+        return adaptive.decide((), similarity, measure, max_wrong_rate, math.inf, pooled)[0]
 
     counts = [len(seen) for seen in entries]
     served_by_pool = [seen.similarity for seen in pooled if pool_serves(seen.similarity)]
